@@ -1,0 +1,17 @@
+//! The one definition of Echoes' bytes: the sensor record, its canonical encoding, the hash-chain
+//! rule, the ingest line format and the relay → browser frames.
+//!
+//! Both the relay (native) and the app (WebAssembly) link this crate, so the two sides cannot
+//! disagree about a byte. It must stay free of tokio, leptos and web-sys: it compiles for
+//! `wasm32-unknown-unknown` as it is. `docs/protocol.md` is the normative text; the tests check
+//! this code against the test vectors printed there.
+
+pub mod chain;
+pub mod ingest;
+pub mod record;
+pub mod wire;
+
+pub use chain::{link_hash, ChainError, ChainErrorKind, Chainer, Hash, Verifier, FIRST_SEQ, GENESIS};
+pub use ingest::{parse_line, IngestError};
+pub use record::{ChainedRecord, Field, Record, RecordError};
+pub use wire::{Frame, WireError};
