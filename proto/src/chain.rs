@@ -188,3 +188,52 @@ impl Verifier {
         Ok(())
     }
 }
+
+/// Follows a relay's frame stream (docs/protocol.md, section 4): anchors on the first `records`
+/// frame, checks every record after that, and re-anchors after a `gap` notice.
+#[derive(Debug, Clone, Default)]
+pub struct Follower {
+    verifier: Verifier,
+    gaps: Vec<(u64, u64)>,
+}
+
+impl Follower {
+    /// Joins the stream wherever it is (a browser connecting to a live relay).
+    pub fn new() -> Follower {
+        Follower::default()
+    }
+    /// Expects the stream to start at the first record of the chain.
+    pub fn from_genesis() -> Follower {
+        Follower {
+            verifier: Verifier::from_genesis(),
+            gaps: Vec::new(),
+        }
+    }
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+    /// Ranges `(from, to)` the relay announced it would not send.
+    pub fn gaps(&self) -> &[(u64, u64)] {
+        &self.gaps
+    }
+    /// Takes one frame; returns the problems it found (empty for a clean frame).
+    pub fn frame(&mut self, frame: &crate::Frame) -> Vec<ChainError> {
+        match frame {
+            crate::Frame::Hello { .. } => Vec::new(),
+            crate::Frame::Gap { from, to } => {
+                self.gaps.push((*from, *to));
+                self.verifier.reset();
+                Vec::new()
+            }
+            crate::Frame::Records { prev_hash, records } => {
+                if let Some(first) = records.first() {
+                    self.verifier.anchor(first.seq, *prev_hash);
+                }
+                records
+                    .iter()
+                    .filter_map(|r| self.verifier.check(r).err())
+                    .collect()
+            }
+        }
+    }
+}

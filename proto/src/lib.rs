@@ -11,7 +11,9 @@ pub mod ingest;
 pub mod record;
 pub mod wire;
 
-pub use chain::{link_hash, ChainError, ChainErrorKind, Chainer, Hash, Verifier, FIRST_SEQ, GENESIS};
+pub use chain::{
+    link_hash, ChainError, ChainErrorKind, Chainer, Follower, Hash, Verifier, FIRST_SEQ, GENESIS,
+};
 pub use ingest::{parse_line, IngestError};
 pub use record::{ChainedRecord, Field, Record, RecordError};
 pub use wire::{Frame, WireError};

@@ -1,1 +1,87 @@
+//! The Echoes relay as a library: `main.rs` only parses the command line and calls [`run`].
+//!
+//! Data flows through one module per stage:
+//!
+//! ```text
+//! TCP feeds ──▶ ingest ──(bounded mpsc of Records)──▶ chain ──(bounded broadcast of Batches)──▶ fanout ──▶ WebSockets
+//!   lines         parse, ERR replies                    seq + hash, one task                      one send + one receive task per browser
+//! ```
+//!
+//! `http` serves `/ws` (into `fanout`), `/healthz`, `/metrics` and the built app; `sim` is the
+//! built-in simulator, a real TCP client of `ingest`. One [`CancellationToken`] reaches every task.
 
+pub mod chain;
+pub mod config;
+pub mod fanout;
+pub mod http;
+pub mod ingest;
+pub mod lines;
+pub mod sim;
+pub mod stats;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+pub use stats::Stats;
+
+/// The sockets the relay serves, bound by the caller (so tests can bind port 0 and learn the
+/// addresses before anything runs).
+pub struct Listeners {
+    /// Line-delimited sensor feeds.
+    pub ingest: TcpListener,
+    /// HTTP: the app, `/ws`, `/healthz`, `/metrics`.
+    pub http: TcpListener,
+}
+
+/// Runs the relay until `shutdown` is cancelled, then closes every feed and WebSocket (each
+/// browser gets a close frame) and returns once all tasks have ended.
+pub async fn run(listeners: Listeners, config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let stats = Arc::new(Stats::default());
+    let ingest_addr = listeners.ingest.local_addr().context("ingest listener address")?;
+    let tasks = TaskTracker::new();
+
+    let (records_tx, records_rx) = tokio::sync::mpsc::channel(config.ingest_queue);
+    let chain = chain::Chain::new(config.clone(), stats.clone());
+    let hub = chain.hub();
+    tasks.spawn(chain.run(records_rx));
+
+    tasks.spawn(ingest::accept(
+        listeners.ingest,
+        records_tx,
+        config.clone(),
+        stats.clone(),
+        shutdown.clone(),
+        tasks.clone(),
+    ));
+
+    if let Some(sim) = config.demo.clone() {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = sim::run(ingest_addr, sim, shutdown).await {
+                tracing::error!("demo simulator stopped: {e:#}");
+            }
+        });
+    }
+
+    let state = http::AppState {
+        hub,
+        stats,
+        config,
+        shutdown: shutdown.clone(),
+        tasks: tasks.clone(),
+    };
+    let server = axum::serve(listeners.http, http::router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let served = server.await.context("HTTP server");
+    // axum's graceful shutdown does not reach upgraded WebSockets: they watch `shutdown` themselves.
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    served
+}

@@ -1,1 +1,162 @@
-fn main() {}
+//! `echoes-relay`: parses the command line, binds the sockets and hands over to the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use relay::sim::SimConfig;
+use relay::{Config, Listeners};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Echoes relay: takes sensor lines over TCP, hash-chains every record and streams the chain to
+/// browsers over WebSockets.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the relay (and, with --demo, the built-in simulator feeding it).
+    Serve(ServeArgs),
+    /// Run the simulator alone, as a TCP feed of any relay.
+    Sim(SimArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address for HTTP: the app, /ws, /healthz, /metrics.
+    #[arg(long, env = "ECHOES_HTTP", default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// Address for sensor feeds (line-delimited records over TCP).
+    #[arg(long, env = "ECHOES_INGEST", default_value = "127.0.0.1:7878")]
+    ingest: SocketAddr,
+    /// Directory of the built app (output of `trunk build`), served at /.
+    #[arg(long, env = "ECHOES_DIST", default_value = "dist")]
+    dist: PathBuf,
+    /// Longest ingest line accepted, in bytes.
+    #[arg(long, default_value_t = 8192)]
+    max_line_bytes: usize,
+    /// Most sensor feeds connected at once.
+    #[arg(long, default_value_t = 1024)]
+    max_feeds: usize,
+    /// Batches kept for slow browsers before they get a gap notice.
+    #[arg(long, default_value_t = 1024)]
+    fanout_queue: usize,
+    /// Also run the built-in simulator against this relay.
+    #[arg(long)]
+    demo: bool,
+    #[command(flatten)]
+    sim: SimFlags,
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Relay ingest address to connect to.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    connect: SocketAddr,
+    /// Stop after this many lines.
+    #[arg(long)]
+    count: Option<u64>,
+    #[command(flatten)]
+    sim: SimFlags,
+}
+
+#[derive(Args)]
+struct SimFlags {
+    /// Simulated sensors (each reports temperature and pressure).
+    #[arg(long, default_value_t = 100)]
+    sensors: u32,
+    /// Readings per second per sensor.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Assets the sensors are spread over.
+    #[arg(long, default_value_t = 10)]
+    assets: u32,
+    /// Seed of the simulator's random generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl SimFlags {
+    fn config(&self, max_lines: Option<u64>) -> SimConfig {
+        SimConfig {
+            sensors: self.sensors,
+            rate_hz: self.rate,
+            assets: self.assets,
+            max_lines,
+            seed: self.seed,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signal(shutdown.clone()));
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args, shutdown).await,
+        Command::Sim(args) => {
+            let n = relay::sim::run(args.connect, args.sim.config(args.count), shutdown).await?;
+            tracing::info!("simulator wrote {n} lines");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let ingest = TcpListener::bind(args.ingest)
+        .await
+        .with_context(|| format!("cannot listen for feeds on {}", args.ingest))?;
+    let http = TcpListener::bind(args.http)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", args.http))?;
+    let dist = args.dist.join("index.html").is_file().then_some(args.dist.clone());
+    if dist.is_none() {
+        tracing::warn!("no app at {}: build it with `trunk build` (serving the API only)", args.dist.display());
+    }
+    let config = Config {
+        max_line_bytes: args.max_line_bytes,
+        max_feeds: args.max_feeds,
+        fanout_queue: args.fanout_queue,
+        dist,
+        demo: args.demo.then(|| args.sim.config(None)),
+        ..Config::default()
+    };
+    let http_addr = http.local_addr()?;
+    tracing::info!("feeds: tcp://{}", ingest.local_addr()?);
+    // The one line a person needs: printed plainly so it stands out from the logs.
+    println!("Echoes is running: open http://{http_addr}/ in a browser (Ctrl-C to stop)");
+    relay::run(Listeners { ingest, http }, config, shutdown).await
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM.
+async fn signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

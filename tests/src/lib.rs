@@ -1,1 +1,153 @@
+//! Helpers shared by the end-to-end tests: a relay on loopback ports chosen by the OS, a
+//! WebSocket client that decodes frames, and bounded waits (never a bare sleep).
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use echoes_proto::Frame;
+use futures_util::StreamExt;
+use relay::{Config, Listeners};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// How long any single wait in a test may take before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A relay running in this process on `127.0.0.1:0` ports.
+pub struct TestRelay {
+    pub ingest: SocketAddr,
+    pub http: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestRelay {
+    pub async fn start(config: Config) -> TestRelay {
+        let ingest = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (ingest_addr, http_addr) = (ingest.local_addr().unwrap(), http.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(relay::run(Listeners { ingest, http }, config, shutdown.clone()));
+        TestRelay {
+            ingest: ingest_addr,
+            http: http_addr,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Connects a WebSocket client to `/ws{query}` and returns it after its `hello` frame.
+    pub async fn client(&self, query: &str) -> (WsClient, Frame) {
+        let url = format!("ws://{}/ws{query}", self.http);
+        let (ws, _) = within(tokio_tungstenite::connect_async(url)).await.unwrap();
+        let mut client = WsClient { ws };
+        let hello = client.frame().await.unwrap();
+        assert!(matches!(hello, Frame::Hello { .. }), "first frame is hello, got {hello:?}");
+        (client, hello)
+    }
+
+    pub async fn feed(&self) -> TcpStream {
+        TcpStream::connect(self.ingest).await.unwrap()
+    }
+
+    /// A plain HTTP GET on the relay; returns (status, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = TcpStream::connect(self.http).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.http);
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        within(s.read_to_end(&mut raw)).await.unwrap();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        // Small bodies only; undo chunked encoding if the server chose it.
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        (status, body)
+    }
+
+    /// Stops the relay and waits for it to finish cleanly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        within(self.task).await.unwrap().unwrap();
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}
+
+pub struct WsClient {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    /// The next frame (binary or JSON), or an error if the socket closes or says something else.
+    pub async fn frame(&mut self) -> anyhow::Result<Frame> {
+        loop {
+            let msg = within(self.ws.next()).await.context("socket ended")??;
+            return Ok(match msg {
+                Message::Binary(b) => Frame::from_binary(&b)?,
+                Message::Text(t) => Frame::from_json(&t)?,
+                Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Close(c) => bail!("closed: {c:?}"),
+                Message::Frame(_) => continue,
+            });
+        }
+    }
+
+    /// Reads frames until `records` records have arrived; returns every frame read.
+    pub async fn frames_until(&mut self, records: usize) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        let mut seen = 0;
+        while seen < records {
+            let f = self.frame().await.unwrap();
+            if let Frame::Records { records, .. } = &f {
+                seen += records.len();
+            }
+            frames.push(f);
+        }
+        frames
+    }
+}
+
+/// Awaits `fut`, failing the test if it takes longer than [`PATIENCE`].
+pub async fn within<F: std::future::IntoFuture>(fut: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, fut).await.expect("timed out")
+}
+
+/// Polls `cond` every 20 ms until it holds, failing after [`PATIENCE`].
+pub async fn eventually<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = tokio::time::Instant::now();
+    while !cond().await {
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The repository root (for `dist/` and `docs/`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}

@@ -1,0 +1,150 @@
+//! Stage 2: the chain. One task owns the chain state, so records get their seq in exactly the
+//! order it takes them, with no lock. It takes whatever is queued (up to `max_batch`), chains it
+//! and publishes the result as one [`Batch`]: under load a frame carries many records, at rest
+//! each record leaves at once.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use echoes_proto::wire::encode_records;
+use echoes_proto::{ChainedRecord, Chainer, Frame, Hash, Record};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::{Config, Stats};
+
+/// Consecutive chained records, encoded for the wire at most once per encoding, however many
+/// clients it goes to.
+#[derive(Debug)]
+pub struct Batch {
+    /// The hash the first record links to.
+    pub prev_hash: Hash,
+    /// Never empty; seqs are consecutive.
+    pub records: Vec<ChainedRecord>,
+    binary: OnceLock<Bytes>,
+    json: OnceLock<Utf8Bytes>,
+}
+
+impl Batch {
+    pub fn new(prev_hash: Hash, records: Vec<ChainedRecord>) -> Batch {
+        assert!(!records.is_empty(), "a batch holds at least one record");
+        Batch {
+            prev_hash,
+            records,
+            binary: OnceLock::new(),
+            json: OnceLock::new(),
+        }
+    }
+    pub fn first_seq(&self) -> u64 {
+        self.records[0].seq
+    }
+    pub fn last_seq(&self) -> u64 {
+        self.records[self.records.len() - 1].seq
+    }
+    /// The binary `records` frame.
+    pub fn binary(&self) -> Bytes {
+        self.binary
+            .get_or_init(|| {
+                let mut out = Vec::new();
+                encode_records(&self.prev_hash, &self.records, &mut out);
+                out.into()
+            })
+            .clone()
+    }
+    /// The JSON `records` frame.
+    pub fn json(&self) -> Utf8Bytes {
+        self.json
+            .get_or_init(|| {
+                Frame::Records {
+                    prev_hash: self.prev_hash,
+                    records: self.records.clone(),
+                }
+                .to_json()
+                .into()
+            })
+            .clone()
+    }
+}
+
+/// Where the chain stands: the newest record's seq and hash (0 and genesis before the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+/// What the fanout and HTTP stages see of the chain: new batches and the head.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    batches: broadcast::Sender<Arc<Batch>>,
+    head: watch::Receiver<Head>,
+}
+
+impl Hub {
+    /// A receiver of every batch published from now on, and the head at this moment.
+    /// (Subscribing first means no batch can fall between the head and the first batch.)
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Batch>>, Head) {
+        let rx = self.batches.subscribe();
+        (rx, *self.head.borrow())
+    }
+    pub fn head(&self) -> Head {
+        *self.head.borrow()
+    }
+}
+
+pub struct Chain {
+    chainer: Chainer,
+    config: Arc<Config>,
+    stats: Arc<Stats>,
+    batches: broadcast::Sender<Arc<Batch>>,
+    head_tx: watch::Sender<Head>,
+    head_rx: watch::Receiver<Head>,
+}
+
+impl Chain {
+    pub fn new(config: Arc<Config>, stats: Arc<Stats>) -> Chain {
+        let chainer = Chainer::new();
+        let (head_tx, head_rx) = watch::channel(Head {
+            seq: chainer.next_seq() - 1,
+            hash: chainer.head(),
+        });
+        let (batches, _) = broadcast::channel(config.fanout_queue);
+        Chain {
+            chainer,
+            config,
+            stats,
+            batches,
+            head_tx,
+            head_rx,
+        }
+    }
+
+    pub fn hub(&self) -> Hub {
+        Hub {
+            batches: self.batches.clone(),
+            head: self.head_rx.clone(),
+        }
+    }
+
+    /// Chains records until every sender (every feed) is gone, so what was accepted before a
+    /// shutdown is still chained and published.
+    pub async fn run(mut self, mut records: mpsc::Receiver<Record>) {
+        let mut queued = Vec::with_capacity(self.config.max_batch);
+        while records.recv_many(&mut queued, self.config.max_batch).await > 0 {
+            let prev_hash = self.chainer.head();
+            let chained: Vec<ChainedRecord> =
+                queued.drain(..).map(|r| self.chainer.append(r)).collect();
+            self.stats.records_chained.fetch_add(chained.len() as u64, Relaxed);
+            self.stats.batches.fetch_add(1, Relaxed);
+            let batch = Arc::new(Batch::new(prev_hash, chained));
+            self.head_tx.send_replace(Head {
+                seq: batch.last_seq(),
+                hash: self.chainer.head(),
+            });
+            // Err only means no browser is connected right now.
+            let _ = self.batches.send(batch);
+        }
+        tracing::debug!(head = self.chainer.next_seq() - 1, "chain stage ended");
+    }
+}

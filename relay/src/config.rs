@@ -1,0 +1,41 @@
+//! Relay settings. The command line (`main.rs`) fills them; tests build them directly.
+
+use std::path::PathBuf;
+
+use crate::sim::SimConfig;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Longest ingest line accepted, in bytes, without its terminator.
+    pub max_line_bytes: usize,
+    /// Most feeds connected at once; further connections get one `ERR` line and are closed.
+    pub max_feeds: usize,
+    /// Records waiting between ingest and the chain stage; when full, feeds are read more
+    /// slowly (TCP backpressure) rather than buffered without bound.
+    pub ingest_queue: usize,
+    /// Most records chained into one batch (one WebSocket frame).
+    pub max_batch: usize,
+    /// Batches kept for browsers that are behind; a browser further behind gets a gap notice.
+    pub fanout_queue: usize,
+    /// Directory with the built app (`trunk build` output); `None`: no app is served.
+    pub dist: Option<PathBuf>,
+    /// Start the built-in simulator against our own ingest port.
+    pub demo: Option<SimConfig>,
+    /// Name and version announced in `hello` frames.
+    pub relay_name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_line_bytes: 8192,
+            max_feeds: 1024,
+            ingest_queue: 8192,
+            max_batch: 1024,
+            fanout_queue: 1024,
+            dist: None,
+            demo: None,
+            relay_name: concat!("echoes-relay ", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Stage 3: fan-out to WebSocket clients.
+//!
+//! Each client gets two tasks, as in axum's chat example: a sender that forwards batches and a
+//! receiver that reads what the client sends (only close and ping matter). Both are generic over
+//! `Sink`/`Stream` of axum messages, so tests drive them with plain channels.
+//!
+//! **A lagging client never slows the relay.** Batches reach clients through a bounded broadcast
+//! queue; the chain stage never waits for anyone. A client whose socket is too slow to keep up
+//! loses the batches that the queue overwrote and is told exactly which records it will not get
+//! (`gap {from, to}`); the stream then continues, and the next `records` frame carries the
+//! `prev_hash` it re-anchors on.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message};
+use echoes_proto::Frame;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
+
+use crate::chain::{Batch, Head, Hub};
+use crate::Stats;
+
+/// Frame encoding chosen by the client (`/ws?format=json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Binary,
+    Json,
+}
+
+impl Format {
+    fn frame(self, frame: &Frame) -> Message {
+        match self {
+            Format::Binary => Message::Binary(frame.to_binary().into()),
+            Format::Json => Message::Text(frame.to_json().into()),
+        }
+    }
+    fn batch(self, batch: &Batch) -> Message {
+        match self {
+            Format::Binary => Message::Binary(batch.binary()),
+            Format::Json => Message::Text(batch.json()),
+        }
+    }
+}
+
+/// Close code 1001, "going away": the relay is shutting down.
+const GOING_AWAY: u16 = 1001;
+
+/// Serves one client until it leaves, its socket fails or `shutdown` fires.
+pub async fn serve<S, R, E>(
+    sink: S,
+    stream: R,
+    hub: Hub,
+    format: Format,
+    relay_name: String,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+) where
+    S: Sink<Message> + Unpin + Send + 'static,
+    R: Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+    E: Send + 'static,
+{
+    stats.clients_connected.fetch_add(1, Relaxed);
+    stats.clients_total.fetch_add(1, Relaxed);
+    let (batches, head) = hub.subscribe();
+    // When either half ends, the other has nothing left to do.
+    let done = shutdown.child_token();
+    let mut send = tokio::spawn(send_loop(sink, batches, head, format, relay_name, stats.clone(), done.clone()));
+    let mut recv = tokio::spawn(recv_loop(stream, done.clone()));
+    tokio::select! {
+        _ = &mut send => { done.cancel(); let _ = recv.await; }
+        _ = &mut recv => { done.cancel(); let _ = send.await; }
+    }
+    stats.clients_connected.fetch_sub(1, Relaxed);
+}
+
+/// Sends `hello`, then every batch, with `gap` notices where the client fell behind. On
+/// `shutdown` it sends a close frame.
+pub async fn send_loop<S: Sink<Message> + Unpin>(
+    mut sink: S,
+    mut batches: broadcast::Receiver<Arc<Batch>>,
+    head: Head,
+    format: Format,
+    relay_name: String,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+) {
+    let hello = Frame::Hello {
+        protocol: echoes_proto::wire::PROTOCOL_VERSION,
+        relay: relay_name,
+        head_seq: head.seq,
+        head_hash: head.hash,
+    };
+    // The first seq this client has not been sent yet and is owed.
+    let mut owed = head.seq + 1;
+    let mut lagged = false;
+    let mut next = Some(format.frame(&hello));
+    loop {
+        if let Some(msg) = next.take() {
+            let sent = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                sent = sink.send(msg) => sent,
+            };
+            if sent.is_err() {
+                return; // the socket is gone: nobody to say goodbye to
+            }
+            stats.frames_sent.fetch_add(1, Relaxed);
+        }
+        let batch = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            batch = batches.recv() => batch,
+        };
+        match batch {
+            Ok(batch) => {
+                if lagged && batch.first_seq() > owed {
+                    lagged = false;
+                    let gap = Frame::Gap { from: owed, to: batch.first_seq() - 1 };
+                    stats.client_gaps.fetch_add(1, Relaxed);
+                    stats.records_skipped.fetch_add(batch.first_seq() - owed, Relaxed);
+                    tracing::debug!(from = owed, to = batch.first_seq() - 1, "client lagged");
+                    // Send the gap now and this batch right after it.
+                    let sent = tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        sent = sink.send(format.frame(&gap)) => sent,
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                    stats.frames_sent.fetch_add(1, Relaxed);
+                }
+                owed = owed.max(batch.last_seq() + 1);
+                next = Some(format.batch(&batch));
+            }
+            Err(RecvError::Lagged(_)) => lagged = true,
+            Err(RecvError::Closed) => break, // the chain stage ended: the relay is stopping
+        }
+    }
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code: GOING_AWAY,
+            reason: "relay shutting down".into(),
+        })))
+        .await;
+    let _ = sink.close().await;
+}
+
+/// Reads the client's messages until it closes or fails. Nothing it sends changes the stream;
+/// pings are answered by the WebSocket layer itself.
+pub async fn recv_loop<R, E>(mut stream: R, done: CancellationToken)
+where
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    loop {
+        tokio::select! {
+            _ = done.cancelled() => return,
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! HTTP: `/ws` (into [`crate::fanout`]), `/healthz`, `/metrics`, and the built app for
+//! everything else.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::chain::Hub;
+use crate::fanout::{self, Format};
+use crate::{Config, Stats};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Hub,
+    pub stats: Arc<Stats>,
+    pub config: Arc<Config>,
+    pub shutdown: CancellationToken,
+    /// WebSocket tasks outlive their HTTP request; `run` waits for them on shutdown.
+    pub tasks: TaskTracker,
+}
+
+pub fn router(state: AppState) -> Router {
+    let app = match &state.config.dist {
+        // Unknown paths get index.html, so a client-side route survives a reload.
+        Some(dist) => Router::new().fallback_service(
+            ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html"))),
+        ),
+        None => Router::new().fallback(no_app),
+    };
+    Router::new()
+        .route("/ws", get(ws))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .merge(app)
+}
+
+#[derive(serde::Deserialize)]
+struct WsParams {
+    #[serde(default)]
+    format: Format,
+}
+
+async fn ws(upgrade: WebSocketUpgrade, Query(params): Query<WsParams>, State(s): State<AppState>) -> Response {
+    upgrade.on_upgrade(move |socket| {
+        let (sink, stream) = socket.split();
+        let serve = fanout::serve(
+            sink,
+            stream,
+            s.hub.clone(),
+            params.format,
+            s.config.relay_name.clone(),
+            s.stats.clone(),
+            s.shutdown.clone(),
+        );
+        let task = s.tasks.track_future(serve);
+        async move { task.await }
+    })
+}
+
+async fn healthz(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let head = s.hub.head();
+    Json(serde_json::json!({
+        "status": "ok",
+        "relay": s.config.relay_name,
+        "head_seq": head.seq,
+        "head_hash": hex::encode(head.hash),
+        "feeds": s.stats.feeds_connected.load(Relaxed),
+        "clients": s.stats.clients_connected.load(Relaxed),
+        "lines_refused": s.stats.refused_total(),
+    }))
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.stats.render_prometheus(s.hub.head().seq),
+    )
+}
+
+async fn no_app() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        "This relay serves no app: start it with --dist pointing at the output of `trunk build`.\n",
+    )
+}

@@ -1,0 +1,64 @@
+//! Counters shared by all stages, served at `/metrics` (Prometheus text) and `/healthz`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub feeds_connected: AtomicU64,
+    pub feeds_total: AtomicU64,
+    pub feeds_refused: AtomicU64,
+    pub lines_accepted: AtomicU64,
+    pub records_chained: AtomicU64,
+    pub batches: AtomicU64,
+    pub clients_connected: AtomicU64,
+    pub clients_total: AtomicU64,
+    pub frames_sent: AtomicU64,
+    pub client_gaps: AtomicU64,
+    pub records_skipped: AtomicU64,
+    /// Refused lines by kind (`IngestError::kind`, plus `too_long`). Rare, so a mutex is fine.
+    lines_refused: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Stats {
+    pub fn refused(&self, kind: &'static str) {
+        *self.lines_refused.lock().unwrap().entry(kind).or_default() += 1;
+    }
+
+    pub fn refused_total(&self) -> u64 {
+        self.lines_refused.lock().unwrap().values().sum()
+    }
+
+    pub fn refused_by_kind(&self) -> BTreeMap<&'static str, u64> {
+        self.lines_refused.lock().unwrap().clone()
+    }
+
+    /// Prometheus text exposition format, version 0.0.4.
+    pub fn render_prometheus(&self, head_seq: u64) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        };
+        let g = |a: &AtomicU64| a.load(Relaxed);
+        metric("echoes_feeds_connected", "gauge", "Sensor feeds connected now.", g(&self.feeds_connected));
+        metric("echoes_feeds_total", "counter", "Sensor feeds accepted since start.", g(&self.feeds_total));
+        metric("echoes_feeds_refused_total", "counter", "Feed connections refused (too many feeds).", g(&self.feeds_refused));
+        metric("echoes_lines_accepted_total", "counter", "Ingest lines accepted.", g(&self.lines_accepted));
+        metric("echoes_records_chained_total", "counter", "Records appended to the chain.", g(&self.records_chained));
+        metric("echoes_chain_head_seq", "gauge", "Seq of the newest chained record.", head_seq);
+        metric("echoes_batches_total", "counter", "Batches (frames) produced by the chain stage.", g(&self.batches));
+        metric("echoes_clients_connected", "gauge", "WebSocket clients connected now.", g(&self.clients_connected));
+        metric("echoes_clients_total", "counter", "WebSocket clients accepted since start.", g(&self.clients_total));
+        metric("echoes_frames_sent_total", "counter", "WebSocket frames sent.", g(&self.frames_sent));
+        metric("echoes_client_gaps_total", "counter", "Gap notices sent to lagging clients.", g(&self.client_gaps));
+        metric("echoes_records_skipped_total", "counter", "Records not sent to lagging clients.", g(&self.records_skipped));
+        let _ = writeln!(out, "# HELP echoes_lines_refused_total Ingest lines refused, by reason.");
+        let _ = writeln!(out, "# TYPE echoes_lines_refused_total counter");
+        for (kind, n) in self.refused_by_kind() {
+            let _ = writeln!(out, "echoes_lines_refused_total{{kind=\"{kind}\"}} {n}");
+        }
+        out
+    }
+}

@@ -1,0 +1,242 @@
+//! The relay for real: TCP feeds in, WebSocket clients out, on loopback ports chosen by the OS.
+
+use echoes_proto::{ChainError, ChainedRecord, Follower, Frame};
+use echoes_tests::{eventually, within, TestRelay};
+use relay::sim::SimConfig;
+use relay::Config;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
+
+fn records(frames: &[Frame]) -> Vec<ChainedRecord> {
+    frames
+        .iter()
+        .flat_map(|f| match f {
+            Frame::Records { records, .. } => records.clone(),
+            _ => vec![],
+        })
+        .collect()
+}
+
+fn verify(follower: &mut Follower, frames: &[Frame]) -> Vec<ChainError> {
+    frames.iter().flat_map(|f| follower.frame(f)).collect()
+}
+
+#[tokio::test]
+async fn lines_in_chained_records_out() {
+    let relay = TestRelay::start(Config::default()).await;
+    let (mut binary, hello) = relay.client("").await;
+    let (mut json, _) = relay.client("?format=json").await;
+    assert!(matches!(hello, Frame::Hello { head_seq: 0, protocol: 1, .. }));
+
+    // Three feeds at once, 200 lines each, interleaved by the OS however it likes.
+    let mut feeds = Vec::new();
+    for feed in 0..3u32 {
+        let mut conn = relay.feed().await;
+        feeds.push(tokio::spawn(async move {
+            let mut text = String::new();
+            for i in 0..200 {
+                text.push_str(&format!(
+                    "{{\"sensor_id\":{feed},\"asset\":\"feed-{feed}\",\"n\":{i},\"timestamp\":1700000000.{i:03}}}\n"
+                ));
+            }
+            conn.write_all(text.as_bytes()).await.unwrap();
+            conn.shutdown().await.unwrap();
+        }));
+    }
+    for f in feeds {
+        f.await.unwrap();
+    }
+    let frames = binary.frames_until(600).await;
+    let got = records(&frames);
+    assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=600).collect::<Vec<_>>());
+    assert_eq!(verify(&mut Follower::from_genesis(), &frames), vec![]);
+    // Each feed's lines arrive complete and in the order it sent them.
+    for feed in 0..3 {
+        let ns: Vec<f64> = got
+            .iter()
+            .filter(|r| r.record.sensor_id() == feed)
+            .map(|r| r.record.field("n").unwrap())
+            .collect();
+        assert_eq!(ns, (0..200).map(f64::from).collect::<Vec<_>>(), "feed {feed}");
+        let r = got.iter().find(|r| r.record.sensor_id() == feed).unwrap();
+        assert_eq!(r.record.asset(), format!("feed-{feed}"));
+        assert_eq!(r.record.ts_us(), 1_700_000_000_000_000);
+    }
+    // The JSON client sees the very same chain.
+    let json_frames = json.frames_until(600).await;
+    assert_eq!(records(&json_frames), got);
+    assert_eq!(verify(&mut Follower::from_genesis(), &json_frames), vec![]);
+
+    let (status, health) = relay.get("/healthz").await;
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["head_seq"], 600);
+    assert_eq!(health["head_hash"], hex(&got[599].hash));
+    relay.stop().await;
+}
+
+fn hex(h: &[u8]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn a_bad_line_is_answered_and_the_feed_goes_on() {
+    let relay = TestRelay::start(Config {
+        max_line_bytes: 100,
+        ..Config::default()
+    })
+    .await;
+    let (mut client, _) = relay.client("").await;
+    let conn = relay.feed().await;
+    let (read, mut write) = conn.into_split();
+    let mut replies = BufReader::new(read).lines();
+    let long = format!("{{\"sensor_id\":1,\"v\":1,\"pad\":\"{}\"}}", "x".repeat(200));
+    let lines = [
+        r#"{"sensor_id":1,"v":1}"#,
+        r#"{"sensor_id":1,"v":"high"}"#,
+        "",
+        "not json at all",
+        long.as_str(),
+        r#"{"sensor_id":2,"v":2}"#,
+    ];
+    for line in lines {
+        write.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    }
+    // Invalid UTF-8 and a CRLF line, then a good line.
+    write.write_all(b"\xff\xfe\n{\"sensor_id\":3,\"v\":3}\r\n").await.unwrap();
+    let mut errs = Vec::new();
+    for _ in 0..4 {
+        errs.push(within(replies.next_line()).await.unwrap().unwrap());
+    }
+    assert_eq!(
+        errs,
+        [
+            "ERR 2 field \"v\" must be a number",
+            "ERR 4 invalid JSON: expected ident at line 1 column 2",
+            "ERR 5 line longer than 100 bytes",
+            "ERR 7 line is not valid UTF-8",
+        ]
+    );
+    let got = records(&client.frames_until(3).await);
+    let ids: Vec<u32> = got.iter().map(|r| r.record.sensor_id()).collect();
+    assert_eq!(ids, [1, 2, 3]);
+
+    // Another feed is not affected by the first one's mistakes, and the counters saw them.
+    let mut other = relay.feed().await;
+    other.write_all(b"{\"sensor_id\":9,\"v\":9}\n").await.unwrap();
+    let got = records(&client.frames_until(1).await);
+    assert_eq!(got[0].record.sensor_id(), 9);
+    assert_eq!(got[0].seq, 4);
+    let (_, metrics) = relay.get("/metrics").await;
+    for expected in [
+        "echoes_lines_accepted_total 4",
+        "echoes_records_chained_total 4",
+        "echoes_lines_refused_total{kind=\"bad_field\"} 1",
+        "echoes_lines_refused_total{kind=\"bad_json\"} 1",
+        "echoes_lines_refused_total{kind=\"too_long\"} 1",
+        "echoes_lines_refused_total{kind=\"not_utf8\"} 1",
+        "echoes_feeds_connected 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == expected), "{expected:?} missing from\n{metrics}");
+    }
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn the_simulator_feeds_every_sensor() {
+    let relay = TestRelay::start(Config::default()).await;
+    let (mut client, _) = relay.client("").await;
+    let sim = SimConfig {
+        sensors: 100,
+        rate_hz: 50.0,
+        max_lines: Some(300),
+        ..SimConfig::default()
+    };
+    let written = within(relay::sim::run(relay.ingest, sim, relay.shutdown.clone())).await.unwrap();
+    assert_eq!(written, 300);
+    let frames = client.frames_until(300).await;
+    let got = records(&frames);
+    assert_eq!(verify(&mut Follower::new(), &frames), vec![]);
+    let mut sensors: Vec<u32> = got.iter().map(|r| r.record.sensor_id()).collect();
+    sensors.sort();
+    sensors.dedup();
+    assert_eq!(sensors, (1..=100).collect::<Vec<_>>());
+    let assets: std::collections::BTreeSet<&str> = got.iter().map(|r| r.record.asset()).collect();
+    assert_eq!(assets.len(), 10);
+    for r in &got {
+        let t = r.record.field("temperature").unwrap();
+        let p = r.record.field("pressure").unwrap();
+        assert!((20.0..100.0).contains(&t) && (80.0..200.0).contains(&p), "{r:?}");
+    }
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_browsers_and_feeds() {
+    let relay = TestRelay::start(Config::default()).await;
+    let (mut client, _) = relay.client("").await;
+    let mut feed = relay.feed().await;
+    feed.write_all(b"{\"sensor_id\":1,\"v\":1}\n").await.unwrap();
+    client.frames_until(1).await;
+    relay.shutdown.cancel();
+    // The browser is told why, with a close frame, not a dropped connection.
+    let close = loop {
+        match within(futures_util::StreamExt::next(&mut client.ws)).await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.unwrap().code), 1001);
+    within(relay.task).await.unwrap().unwrap();
+    // The feed's connection is closed too.
+    let mut buf = [0u8; 16];
+    let n = within(tokio::io::AsyncReadExt::read(&mut feed, &mut buf)).await.unwrap_or(0);
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn too_many_feeds_are_refused_with_a_reason() {
+    let relay = TestRelay::start(Config {
+        max_feeds: 1,
+        ..Config::default()
+    })
+    .await;
+    let (mut client, _) = relay.client("").await;
+    let mut first = relay.feed().await;
+    first.write_all(b"{\"sensor_id\":1,\"v\":1}\n").await.unwrap();
+    client.frames_until(1).await; // the first feed holds the only slot now
+    let second = relay.feed().await;
+    let mut reply = String::new();
+    within(BufReader::new(second).read_line(&mut reply)).await.unwrap();
+    assert_eq!(reply, "ERR 0 too many feeds connected (limit 1)\n");
+    eventually("the refusal to be counted", || async {
+        relay.get("/metrics").await.1.contains("echoes_feeds_refused_total 1")
+    })
+    .await;
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn the_app_is_served_when_built_and_explained_when_not() {
+    let relay = TestRelay::start(Config::default()).await;
+    let (status, body) = relay.get("/").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("trunk build"), "{body}");
+    relay.stop().await;
+
+    let dist = std::env::temp_dir().join(format!("echoes-dist-{}", std::process::id()));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>Echoes</title>").unwrap();
+    let relay = TestRelay::start(Config {
+        dist: Some(dist.clone()),
+        ..Config::default()
+    })
+    .await;
+    for path in ["/", "/index.html", "/assets/some/client/route"] {
+        let (status, body) = relay.get(path).await;
+        assert_eq!((status, body.contains("<title>Echoes</title>")), (200, true), "{path}");
+    }
+    relay.stop().await;
+    std::fs::remove_dir_all(dist).unwrap();
+}
