@@ -216,6 +216,11 @@ impl Follower {
     pub fn gaps(&self) -> &[(u64, u64)] {
         &self.gaps
     }
+    /// Forgets the anchor: the next `records` frame anchors again. For a new connection, whose
+    /// stream continues wherever the relay is now.
+    pub fn rejoin(&mut self) {
+        self.verifier.reset();
+    }
     /// Takes one frame; returns the problems it found (empty for a clean frame).
     pub fn frame(&mut self, frame: &crate::Frame) -> Vec<ChainError> {
         match frame {
