@@ -40,7 +40,7 @@ have trunk 0.21.14 || { log "cargo install trunk 0.21.14"; cargo install --locke
 have wasm-bindgen "$WBG_VERSION" || { log "cargo install wasm-bindgen-cli $WBG_VERSION"; cargo install --force wasm-bindgen-cli --version "$WBG_VERSION"; }
 have wasm-pack 0.15.1 || { log "cargo install wasm-pack 0.15.1"; cargo install --locked wasm-pack --version 0.15.1; }
 
-if ! have wasm-opt "version 132" || [ ! -x "$ECHOES_ROOT/node_modules/playwright-core/cli.js" ]; then
-  log "npm ci (binaryen 132, playwright-core)"
+if ! have wasm-opt "version 132"; then
+  log "npm ci (binaryen 132)"
   (cd "$ECHOES_ROOT" && npm ci --no-audit --no-fund)
 fi

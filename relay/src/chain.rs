@@ -4,7 +4,8 @@
 //! each record leaves at once.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, OnceLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
@@ -74,19 +75,41 @@ pub struct Head {
     pub hash: Hash,
 }
 
+/// The newest batches, kept so that a client that connects sees the latest readings at once
+/// instead of waiting for each sensor's next one. Bounded by a record count.
+#[derive(Debug, Default)]
+struct Recent {
+    batches: VecDeque<Arc<Batch>>,
+    records: usize,
+}
+
+/// What a new client starts from.
+#[derive(Debug)]
+pub struct Subscription {
+    /// The newest batches, oldest first, consecutive; then `live` continues right after them.
+    pub backlog: Vec<Arc<Batch>>,
+    pub live: broadcast::Receiver<Arc<Batch>>,
+    pub head: Head,
+}
+
 /// What the fanout and HTTP stages see of the chain: new batches and the head.
 #[derive(Debug, Clone)]
 pub struct Hub {
     batches: broadcast::Sender<Arc<Batch>>,
+    recent: Arc<Mutex<Recent>>,
     head: watch::Receiver<Head>,
 }
 
 impl Hub {
-    /// A receiver of every batch published from now on, and the head at this moment.
-    /// (Subscribing first means no batch can fall between the head and the first batch.)
-    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Batch>>, Head) {
-        let rx = self.batches.subscribe();
-        (rx, *self.head.borrow())
+    /// The recent backlog and a receiver of every batch published after it. The chain stage
+    /// publishes under the same lock, so each batch is in exactly one of the two.
+    pub fn subscribe(&self) -> Subscription {
+        let recent = self.recent.lock().unwrap();
+        Subscription {
+            backlog: recent.batches.iter().cloned().collect(),
+            live: self.batches.subscribe(),
+            head: *self.head.borrow(),
+        }
     }
     pub fn head(&self) -> Head {
         *self.head.borrow()
@@ -98,6 +121,7 @@ pub struct Chain {
     config: Arc<Config>,
     stats: Arc<Stats>,
     batches: broadcast::Sender<Arc<Batch>>,
+    recent: Arc<Mutex<Recent>>,
     head_tx: watch::Sender<Head>,
     head_rx: watch::Receiver<Head>,
 }
@@ -115,6 +139,7 @@ impl Chain {
             config,
             stats,
             batches,
+            recent: Arc::default(),
             head_tx,
             head_rx,
         }
@@ -123,6 +148,7 @@ impl Chain {
     pub fn hub(&self) -> Hub {
         Hub {
             batches: self.batches.clone(),
+            recent: self.recent.clone(),
             head: self.head_rx.clone(),
         }
     }
@@ -138,12 +164,20 @@ impl Chain {
             self.stats.records_chained.fetch_add(chained.len() as u64, Relaxed);
             self.stats.batches.fetch_add(1, Relaxed);
             let batch = Arc::new(Batch::new(prev_hash, chained));
+            let mut recent = self.recent.lock().unwrap();
+            recent.records += batch.records.len();
+            recent.batches.push_back(batch.clone());
+            while recent.batches.len() > 1 && recent.records > self.config.backlog_records {
+                let old = recent.batches.pop_front().expect("more than one batch");
+                recent.records -= old.records.len();
+            }
             self.head_tx.send_replace(Head {
                 seq: batch.last_seq(),
                 hash: self.chainer.head(),
             });
             // Err only means no browser is connected right now.
             let _ = self.batches.send(batch);
+            drop(recent);
         }
         tracing::debug!(head = self.chainer.next_seq() - 1, "chain stage ended");
     }

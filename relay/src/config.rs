@@ -17,6 +17,9 @@ pub struct Config {
     pub max_batch: usize,
     /// Batches kept for browsers that are behind; a browser further behind gets a gap notice.
     pub fanout_queue: usize,
+    /// Newest records every new client is sent first, so it shows the latest readings at once
+    /// (at least the newest batch is kept, whatever its size).
+    pub backlog_records: usize,
     /// Directory with the built app (`trunk build` output); `None`: no app is served.
     pub dist: Option<PathBuf>,
     /// Start the built-in simulator against our own ingest port.
@@ -33,6 +36,7 @@ impl Default for Config {
             ingest_queue: 8192,
             max_batch: 1024,
             fanout_queue: 1024,
+            backlog_records: 4096,
             dist: None,
             demo: None,
             relay_name: concat!("echoes-relay ", env!("CARGO_PKG_VERSION")).to_string(),

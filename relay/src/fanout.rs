@@ -16,10 +16,10 @@ use std::sync::Arc;
 use axum::extract::ws::{CloseFrame, Message};
 use echoes_proto::Frame;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use crate::chain::{Batch, Head, Hub};
+use crate::chain::{Batch, Hub, Subscription};
 use crate::Stats;
 
 /// Frame encoding chosen by the client (`/ws?format=json`).
@@ -65,10 +65,10 @@ pub async fn serve<S, R, E>(
 {
     stats.clients_connected.fetch_add(1, Relaxed);
     stats.clients_total.fetch_add(1, Relaxed);
-    let (batches, head) = hub.subscribe();
+    let subscription = hub.subscribe();
     // When either half ends, the other has nothing left to do.
     let done = shutdown.child_token();
-    let mut send = tokio::spawn(send_loop(sink, batches, head, format, relay_name, stats.clone(), done.clone()));
+    let mut send = tokio::spawn(send_loop(sink, subscription, format, relay_name, stats.clone(), done.clone()));
     let mut recv = tokio::spawn(recv_loop(stream, done.clone()));
     tokio::select! {
         _ = &mut send => { done.cancel(); let _ = recv.await; }
@@ -77,17 +77,21 @@ pub async fn serve<S, R, E>(
     stats.clients_connected.fetch_sub(1, Relaxed);
 }
 
-/// Sends `hello`, then every batch, with `gap` notices where the client fell behind. On
-/// `shutdown` it sends a close frame.
+/// Sends `hello`, the recent backlog, then every new batch, with `gap` notices where the client
+/// fell behind. On `shutdown` it sends a close frame.
 pub async fn send_loop<S: Sink<Message> + Unpin>(
     mut sink: S,
-    mut batches: broadcast::Receiver<Arc<Batch>>,
-    head: Head,
+    subscription: Subscription,
     format: Format,
     relay_name: String,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
 ) {
+    let Subscription {
+        backlog,
+        live: mut batches,
+        head,
+    } = subscription;
     let hello = Frame::Hello {
         protocol: echoes_proto::wire::PROTOCOL_VERSION,
         relay: relay_name,
@@ -98,6 +102,7 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
     let mut owed = head.seq + 1;
     let mut lagged = false;
     let mut next = Some(format.frame(&hello));
+    let mut backlog = backlog.into_iter();
     loop {
         if let Some(msg) = next.take() {
             let sent = tokio::select! {
@@ -108,6 +113,10 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
                 return; // the socket is gone: nobody to say goodbye to
             }
             stats.frames_sent.fetch_add(1, Relaxed);
+        }
+        if let Some(batch) = backlog.next() {
+            next = Some(format.batch(&batch));
+            continue;
         }
         let batch = tokio::select! {
             _ = shutdown.cancelled() => break,

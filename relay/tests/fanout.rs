@@ -42,12 +42,11 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
         // A sink with room for one message, read only later: the send loop blocks on its first
         // batch, as it would on a stuck socket.
         let (sink_tx, mut client) = tokio::sync::mpsc::channel::<Message>(1);
-        let (batches, head) = hub.subscribe();
+        let subscription = hub.subscribe();
         let shutdown = CancellationToken::new();
         let sender = tokio::spawn(send_loop(
             PollSender::new(sink_tx),
-            batches,
-            head,
+            subscription,
             format,
             "test".into(),
             stats.clone(),

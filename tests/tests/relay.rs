@@ -240,3 +240,39 @@ async fn the_app_is_served_when_built_and_explained_when_not() {
     relay.stop().await;
     std::fs::remove_dir_all(dist).unwrap();
 }
+
+#[tokio::test]
+async fn a_late_client_gets_the_recent_backlog_then_live_records() {
+    let relay = TestRelay::start(Config {
+        backlog_records: 50,
+        max_batch: 10,
+        ..Config::default()
+    })
+    .await;
+    let (mut early, _) = relay.client("").await;
+    let mut feed = relay.feed().await;
+    let lines: String = (1..=200).map(|i| format!("{{\"sensor_id\":{i},\"v\":{i}}}\n")).collect();
+    feed.write_all(lines.as_bytes()).await.unwrap();
+    early.frames_until(200).await;
+
+    let (mut late, hello) = relay.client("?format=json").await;
+    assert!(matches!(hello, Frame::Hello { head_seq: 200, .. }));
+    let mut frames = Vec::new();
+    let mut got = Vec::new();
+    while got.last().map(|r: &ChainedRecord| r.seq) != Some(200) {
+        let f = late.frame().await.unwrap();
+        got.extend(records(std::slice::from_ref(&f)));
+        frames.push(f);
+    }
+    let seqs: Vec<u64> = got.iter().map(|r| r.seq).collect();
+    assert!((41..=50).contains(&seqs.len()), "backlog of {} records", seqs.len());
+    assert_eq!(seqs, (201 - seqs.len() as u64..=200).collect::<Vec<_>>());
+    // Live records follow the backlog with no gap and no duplicate, all verified.
+    feed.write_all(b"{\"sensor_id\":1,\"v\":0}\n").await.unwrap();
+    frames.extend(late.frames_until(1).await);
+    let all = records(&frames);
+    assert_eq!(all.last().unwrap().seq, 201);
+    assert_eq!(all.len(), seqs.len() + 1);
+    assert_eq!(verify(&mut Follower::new(), &frames), vec![]);
+    relay.stop().await;
+}
