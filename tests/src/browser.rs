@@ -1,0 +1,111 @@
+//! A real headless Chromium driven over WebDriver (Debian's chromium + chromedriver).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+/// A chromedriver process and one browser session; both end when this is dropped or closed.
+pub struct Browser {
+    pub client: Client,
+    _driver: Child,
+    profile: std::path::PathBuf,
+}
+
+fn find(names: &[&str], env: &str) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(env) {
+        return Ok(p);
+    }
+    for n in names {
+        for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+            let p = std::path::Path::new(dir).join(n);
+            if p.is_file() {
+                return Ok(p.display().to_string());
+            }
+        }
+    }
+    bail!("none of {names:?} on PATH (set {env}); scripts/setup.sh installs Debian's chromium and chromium-driver")
+}
+
+impl Browser {
+    pub async fn start() -> anyhow::Result<Browser> {
+        let driver_bin = find(&["chromedriver"], "CHROMEDRIVER")?;
+        let chromium = find(&["chromium", "chromium-browser", "google-chrome"], "CHROMIUM")?;
+        // chromedriver cannot be told to pick a port itself: take a free one from the OS.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let driver = Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {driver_bin}"))?;
+        let profile = std::env::temp_dir().join(format!("echoes-chromium-{}-{port}", std::process::id()));
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1280,1000",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }
+        });
+        let caps = match caps {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        // chromedriver takes a moment to listen: retry, bounded.
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Ok(Browser {
+                        client,
+                        _driver: driver,
+                        profile,
+                    })
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("chromedriver did not start a session: {last:?}")
+    }
+
+    /// Runs `script` (a function body that returns a value) in the page.
+    pub async fn js(&self, script: &str) -> anyhow::Result<Value> {
+        Ok(self.client.execute(script, vec![]).await?)
+    }
+
+    /// Polls `script` until `accept` likes its value, at most `crate::PATIENCE`.
+    pub async fn wait_for(&self, what: &str, script: &str, accept: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+        let start = std::time::Instant::now();
+        loop {
+            let v = self.js(script).await?;
+            if accept(&v) {
+                return Ok(v);
+            }
+            if start.elapsed() > crate::PATIENCE {
+                bail!("timed out waiting for {what}; last value {v}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.client.close().await?;
+        let _ = std::fs::remove_dir_all(&self.profile);
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! The whole thing in a real browser: relay + built-in simulator + the built app, in headless
+//! Chromium. Needs `dist/` (built by `trunk build --release`; scripts/test.sh does it first).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use echoes_proto::{ChainedRecord, Chainer, Frame, Record, GENESIS};
+use echoes_tests::browser::Browser;
+use echoes_tests::{eventually, repo_root, TestRelay};
+use futures_util::SinkExt;
+use relay::sim::SimConfig;
+use relay::Config;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+fn dist() -> PathBuf {
+    let dist = std::env::var_os("ECHOES_DIST").map(PathBuf::from).unwrap_or_else(|| repo_root().join("dist"));
+    assert!(
+        dist.join("index.html").is_file(),
+        "no built app at {}: run `trunk build --release` first (scripts/test.sh does)",
+        dist.display()
+    );
+    dist
+}
+
+fn demo_relay_config(sensors: u32) -> Config {
+    Config {
+        dist: Some(dist()),
+        demo: Some(SimConfig {
+            sensors,
+            rate_hz: 1.0,
+            ..SimConfig::default()
+        }),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn live_values_appear_and_the_chain_is_verified() {
+    let relay = TestRelay::start(demo_relay_config(100)).await;
+    // Our own client records everything the relay sends, to check the page against it.
+    let (mut witness, _) = relay.client("").await;
+    let recorded = Arc::new(Mutex::new(Vec::<ChainedRecord>::new()));
+    let witness_task = tokio::spawn({
+        let recorded = recorded.clone();
+        async move {
+            while let Ok(f) = witness.frame().await {
+                if let Frame::Records { records, .. } = f {
+                    recorded.lock().unwrap().extend(records);
+                }
+            }
+        }
+    });
+
+    let browser = Browser::start().await.unwrap();
+    browser.client.goto(&format!("http://{}/", relay.http)).await.unwrap();
+
+    browser
+        .wait_for("100 sensor cards", "return document.querySelectorAll('.sensor').length", |v| v == 100)
+        .await
+        .unwrap();
+    browser
+        .wait_for("the connection to show live", "return document.querySelector('.conn').dataset.state", |v| v == "live")
+        .await
+        .unwrap();
+    // Values update every second: wait for at least two more rounds of all 100 sensors.
+    let count = "return Number(document.querySelector('.n-records').textContent)";
+    let first = browser.js(count).await.unwrap().as_u64().unwrap();
+    browser.wait_for("two more rounds of readings", count, |v| v.as_u64() >= Some(first + 200)).await.unwrap();
+    let badge = browser
+        .wait_for(
+            "the badge to read verified",
+            "const b = document.querySelector('.badge'); return [b.dataset.integrity, b.textContent]",
+            |v| v[0] == "verified",
+        )
+        .await
+        .unwrap();
+    let text = badge[1].as_str().unwrap();
+    assert!(text.starts_with("✔ chain verified up to seq "), "{text}");
+    let seq: u64 = text.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(seq >= first + 200, "badge seq {seq}");
+
+    // What a card shows is exactly the record the relay sent with that seq.
+    let card: Value = browser
+        .js(
+            "const c = document.querySelector('.sensor[data-key=\"pump-01/1\"]');
+             return { seq: c.querySelector('.seq').textContent,
+                      t: c.querySelector('[data-field=temperature] .fval').textContent,
+                      p: c.querySelector('[data-field=pressure] .fval').textContent }",
+        )
+        .await
+        .unwrap();
+    let card_seq: u64 = card["seq"].as_str().unwrap().trim_start_matches("seq ").parse().unwrap();
+    eventually("the witness to see the card's record", || async {
+        recorded.lock().unwrap().last().is_some_and(|r| r.seq >= card_seq)
+    })
+    .await;
+    witness_task.abort();
+    let all = recorded.lock().unwrap().clone();
+    let rec = all.iter().find(|r| r.seq == card_seq).expect("the witness saw the card's record");
+    assert_eq!((rec.record.asset(), rec.record.sensor_id()), ("pump-01", 1));
+    assert_eq!(card["t"], format!("{:.2}", rec.record.field("temperature").unwrap()));
+    assert_eq!(card["p"], format!("{:.2}", rec.record.field("pressure").unwrap()));
+
+    let png = browser.client.screenshot().await.unwrap();
+    save_screenshot("live", &png);
+    browser.close().await.unwrap();
+    relay.stop().await;
+}
+
+/// A relay impostor that alters one record: the page must raise the alarm at exactly that seq.
+#[tokio::test]
+async fn a_tampered_record_raises_a_red_alarm_at_its_seq() {
+    let relay = TestRelay::start(Config {
+        dist: Some(dist()),
+        ..Config::default()
+    })
+    .await;
+    let fake = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake_addr = fake.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = fake.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let mut chain = Chainer::new();
+        let mut records: Vec<ChainedRecord> = (1..=20u32)
+            .map(|i| chain.append(Record::new(i as i64 * 1_000_000, "pump-01", i % 4, [("temperature".into(), 40.0 + i as f64)]).unwrap()))
+            .collect();
+        // Seq 13 is altered in transit: its value changes, its hash does not.
+        let r = &records[12].record;
+        records[12].record = Record::new(r.ts_us(), r.asset(), r.sensor_id(), [("temperature".into(), 99.0)]).unwrap();
+        let hello = Frame::Hello { protocol: 1, relay: "impostor".into(), head_seq: 0, head_hash: GENESIS };
+        ws.send(Message::Binary(hello.to_binary().into())).await.unwrap();
+        let batch = Frame::Records { prev_hash: GENESIS, records };
+        ws.send(Message::Binary(batch.to_binary().into())).await.unwrap();
+        // Keep the socket open until the test is done.
+        let _ = futures_util::StreamExt::next(&mut ws).await;
+    });
+
+    let browser = Browser::start().await.unwrap();
+    browser
+        .client
+        .goto(&format!("http://{}/?relay=ws://{fake_addr}/ws", relay.http))
+        .await
+        .unwrap();
+    let badge = browser
+        .wait_for(
+            "the badge to turn red",
+            "const b = document.querySelector('.badge'); return [b.dataset.integrity, b.textContent]",
+            |v| v[0] == "broken",
+        )
+        .await
+        .unwrap();
+    assert_eq!(badge[1], "✖ chain broken at seq 13");
+    let events = browser
+        .js("return [...document.querySelectorAll('.events li')].map(li => li.textContent)")
+        .await
+        .unwrap();
+    assert_eq!(events, serde_json::json!(["seq 13: record or hash altered"]));
+    let png = browser.client.screenshot().await.unwrap();
+    save_screenshot("tampered", &png);
+    browser.close().await.unwrap();
+    server.abort();
+    relay.stop().await;
+}
+
+/// Screenshots go to target/e2e/; with ECHOES_UPDATE_DOCS=1 the live one also replaces
+/// docs/screenshot.png.
+fn save_screenshot(name: &str, png: &[u8]) {
+    let dir = repo_root().join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    if name == "live" && std::env::var_os("ECHOES_UPDATE_DOCS").is_some() {
+        std::fs::write(repo_root().join("docs/screenshot.png"), png).unwrap();
+    }
+}
