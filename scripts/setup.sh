@@ -15,7 +15,8 @@ have() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -q
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+# The browser is for the tests only; scripts/run.sh skips it.
+if [ -z "${ECHOES_SETUP_NO_BROWSER:-}" ] && { ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; }; then
   log "installing chromium + chromedriver (Debian)"
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -q

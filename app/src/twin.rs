@@ -20,7 +20,11 @@ pub struct SensorKey {
 impl SensorKey {
     /// A stable text form, `asset/id` (`-/id` without an asset).
     pub fn label(&self) -> String {
-        let asset = if self.asset.is_empty() { "-" } else { &self.asset };
+        let asset = if self.asset.is_empty() {
+            "-"
+        } else {
+            &self.asset
+        };
         format!("{asset}/{}", self.sensor_id)
     }
 }
@@ -111,7 +115,9 @@ impl Twin {
         match frame {
             Frame::Hello { head_seq, .. } => {
                 if self.records > 0 && *head_seq < self.head {
-                    self.push_event(Event::Restarted { previous_head: self.head });
+                    self.push_event(Event::Restarted {
+                        previous_head: self.head,
+                    });
                     self.head = 0;
                     self.rejoined_at = None;
                     self.first_error = None;
@@ -120,13 +126,19 @@ impl Twin {
                 }
             }
             Frame::Gap { from, to } => {
-                self.push_event(Event::Skipped { from: *from, to: *to });
+                self.push_event(Event::Skipped {
+                    from: *from,
+                    to: *to,
+                });
                 changes.integrity = true;
             }
             Frame::Records { records, .. } => {
                 if let (Some(owed), Some(first)) = (self.rejoined_at.take(), records.first()) {
                     if first.seq > owed {
-                        self.push_event(Event::Missed { from: owed, to: first.seq - 1 });
+                        self.push_event(Event::Missed {
+                            from: owed,
+                            to: first.seq - 1,
+                        });
                     }
                 }
                 changes.integrity = true;

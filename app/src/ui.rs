@@ -21,7 +21,10 @@ pub enum Conn {
     Connecting,
     Live,
     /// Waiting `delay_ms` before attempt number `attempt`.
-    Retrying { attempt: u32, delay_ms: u32 },
+    Retrying {
+        attempt: u32,
+        delay_ms: u32,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -54,7 +57,11 @@ fn relay_url() -> String {
         .and_then(|p| p.get("relay"))
         .filter(|s| !s.is_empty());
     from_query.unwrap_or_else(|| {
-        let scheme = if location.protocol().ok().as_deref() == Some("https:") { "wss" } else { "ws" };
+        let scheme = if location.protocol().ok().as_deref() == Some("https:") {
+            "wss"
+        } else {
+            "ws"
+        };
         format!("{scheme}://{}/ws", location.host().unwrap_or_default())
     })
 }
@@ -123,7 +130,9 @@ async fn connection(live: Live) {
         attempt += 1;
         // 0.5 s, 1 s, 2 s … capped at 15 s, with jitter so a fleet of browsers does not
         // reconnect in lockstep after a relay restart.
-        let base = 500u32.saturating_mul(1 << attempt.min(5).saturating_sub(1)).min(15_000);
+        let base = 500u32
+            .saturating_mul(1 << attempt.min(5).saturating_sub(1))
+            .min(15_000);
         let delay_ms = base / 2 + (js_sys::Math::random() * base as f64 / 2.0) as u32;
         live.conn.set(Conn::Retrying { attempt, delay_ms });
         gloo_timers::future::TimeoutFuture::new(delay_ms).await;
@@ -143,7 +152,9 @@ fn apply(live: Live, frame: &Frame) {
     live.twin.with_value(|twin| {
         live.rows.update_value(|rows| {
             for key in &changes.updated {
-                let Some(reading) = twin.reading(key) else { continue };
+                let Some(reading) = twin.reading(key) else {
+                    continue;
+                };
                 match rows.get(key) {
                     Some(row) => row.set(reading.clone()),
                     None => {
@@ -160,7 +171,9 @@ fn apply(live: Live, frame: &Frame) {
             if live.integrity.get_untracked() != integrity {
                 live.integrity.set(integrity);
             }
-            if live.events.with_untracked(|e| e.len() != twin.events().len() || e.last() != twin.events().last()) {
+            if live.events.with_untracked(|e| {
+                e.len() != twin.events().len() || e.last() != twin.events().last()
+            }) {
                 live.events.set(twin.events().to_vec());
             }
         }
@@ -190,7 +203,10 @@ fn Header() -> impl IntoView {
         Conn::Live => ("live", "live".to_string()),
         Conn::Retrying { attempt, delay_ms } => (
             "retrying",
-            format!("disconnected · retry {attempt} in {:.1} s", delay_ms as f64 / 1000.0),
+            format!(
+                "disconnected · retry {attempt} in {:.1} s",
+                delay_ms as f64 / 1000.0
+            ),
         ),
     };
     view! {
@@ -234,7 +250,9 @@ fn describe(kind: &ChainErrorKind) -> String {
     match kind {
         ChainErrorKind::HashMismatch { .. } => "record or hash altered".into(),
         ChainErrorKind::Gap { expected, got } => format!("records {expected}–{} missing", got - 1),
-        ChainErrorKind::OutOfOrder { expected } => format!("replayed or out of order (expected {expected})"),
+        ChainErrorKind::OutOfOrder { expected } => {
+            format!("replayed or out of order (expected {expected})")
+        }
     }
 }
 
@@ -283,7 +301,11 @@ fn SensorCard(key: SensorKey) -> impl IntoView {
     };
     let age = move || {
         let secs = ((live.now_ms.get() - row.with(|r| r.received_ms)) / 1000.0).max(0.0);
-        if secs < 1.5 { "just now".to_string() } else { format!("{secs:.0} s ago") }
+        if secs < 1.5 {
+            "just now".to_string()
+        } else {
+            format!("{secs:.0} s ago")
+        }
     };
     let stale = move || {
         let secs = (live.now_ms.get() - row.with(|r| r.received_ms)) / 1000.0;
@@ -304,7 +326,11 @@ fn SensorCard(key: SensorKey) -> impl IntoView {
                 .collect_view()
         })
     };
-    let asset = if key.asset.is_empty() { "—".to_string() } else { key.asset.clone() };
+    let asset = if key.asset.is_empty() {
+        "—".to_string()
+    } else {
+        key.asset.clone()
+    };
     view! {
         <article class="sensor" class:stale=stale data-key=key.label()>
             <header>
@@ -325,8 +351,7 @@ fn format_value(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-3) {
         format!("{v:.3e}")
     } else {
-        let s = format!("{v:.2}");
-        s
+        format!("{v:.2}")
     }
 }
 
@@ -340,10 +365,23 @@ fn Events() -> impl IntoView {
                 .rev()
                 .map(|e| {
                     let (class, text) = match e {
-                        Event::Chain(err) => ("bad", format!("seq {}: {}", err.seq, describe(&err.kind))),
-                        Event::Skipped { from, to } => ("info", format!("relay skipped seq {from}–{to} (this browser fell behind)")),
-                        Event::Missed { from, to } => ("info", format!("seq {from}–{to} chained while disconnected")),
-                        Event::Restarted { previous_head } => ("warn", format!("relay started a new chain (previous head seq {previous_head})")),
+                        Event::Chain(err) => {
+                            ("bad", format!("seq {}: {}", err.seq, describe(&err.kind)))
+                        }
+                        Event::Skipped { from, to } => (
+                            "info",
+                            format!("relay skipped seq {from}–{to} (this browser fell behind)"),
+                        ),
+                        Event::Missed { from, to } => (
+                            "info",
+                            format!("seq {from}–{to} chained while disconnected"),
+                        ),
+                        Event::Restarted { previous_head } => (
+                            "warn",
+                            format!(
+                                "relay started a new chain (previous head seq {previous_head})"
+                            ),
+                        ),
                     };
                     view! { <li class=class>{text}</li> }
                 })

@@ -5,7 +5,10 @@ use echoes_proto::{parse_line, Chainer};
 
 /// Ingest lines of the vectors, with the relay clock used for lines without a timestamp.
 pub const INPUTS: &[(&str, i64)] = &[
-    (r#"{"sensor_id": 1, "value": 21, "timestamp": 1694563781.12}"#, 0),
+    (
+        r#"{"sensor_id": 1, "value": 21, "timestamp": 1694563781.12}"#,
+        0,
+    ),
     (
         r#"{"sensor_id": 1, "temperature": 21.3, "pressure": 110.5, "timestamp": 1694563781.12, "asset": "pump-01"}"#,
         0,

@@ -67,9 +67,10 @@ pub fn parse_line(line: &[u8], now_us: i64) -> Result<Record, IngestError> {
     let mut de = serde_json::Deserializer::from_str(text);
     // Our own refusals travel through serde as opaque errors; the visitor leaves the typed one here.
     let ours = Cell::new(None);
-    let entries = de
-        .deserialize_any(EntriesVisitor(&ours))
-        .map_err(|e| ours.take().unwrap_or_else(|| IngestError::Json(e.to_string())))?;
+    let entries = de.deserialize_any(EntriesVisitor(&ours)).map_err(|e| {
+        ours.take()
+            .unwrap_or_else(|| IngestError::Json(e.to_string()))
+    })?;
     de.end().map_err(|e| IngestError::Json(e.to_string()))?;
 
     let mut sensor_id = None;

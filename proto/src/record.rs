@@ -152,7 +152,11 @@ impl Record {
             + 2
             + self.asset.len()
             + 1
-            + self.fields.iter().map(|f| 1 + f.name.len() + 8).sum::<usize>()
+            + self
+                .fields
+                .iter()
+                .map(|f| 1 + f.name.len() + 8)
+                .sum::<usize>()
     }
 
     /// Decodes exactly one canonical record from `bytes`; anything non-canonical (unsorted or

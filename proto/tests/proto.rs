@@ -82,8 +82,10 @@ both! {
 
     fn ingest_lines() {
         use IngestError::*;
+        /// (asset, sensor id, fields, ts_us) of the record a line should become.
+        type Want<'a> = (&'a str, u32, &'a [(&'a str, f64)], i64);
         #[track_caller]
-        fn check(line: &str, expected: Result<(&str, u32, &[(&str, f64)], i64), IngestError>) {
+        fn check(line: &str, expected: Result<Want<'_>, IngestError>) {
             let got = parse_line(line.as_bytes(), 99);
             let expected = expected.map(|(asset, id, fields, ts)| {
                 echoes_proto::Record::new(ts, asset, id, fields.iter().map(|(k, v)| (k.to_string(), *v))).unwrap()

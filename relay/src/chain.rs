@@ -3,8 +3,8 @@
 //! and publishes the result as one [`Batch`]: under load a frame carries many records, at rest
 //! each record leaves at once.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
@@ -161,7 +161,9 @@ impl Chain {
             let prev_hash = self.chainer.head();
             let chained: Vec<ChainedRecord> =
                 queued.drain(..).map(|r| self.chainer.append(r)).collect();
-            self.stats.records_chained.fetch_add(chained.len() as u64, Relaxed);
+            self.stats
+                .records_chained
+                .fetch_add(chained.len() as u64, Relaxed);
             self.stats.batches.fetch_add(1, Relaxed);
             let batch = Arc::new(Batch::new(prev_hash, chained));
             let mut recent = self.recent.lock().unwrap();

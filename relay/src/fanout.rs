@@ -68,7 +68,14 @@ pub async fn serve<S, R, E>(
     let subscription = hub.subscribe();
     // When either half ends, the other has nothing left to do.
     let done = shutdown.child_token();
-    let mut send = tokio::spawn(send_loop(sink, subscription, format, relay_name, stats.clone(), done.clone()));
+    let mut send = tokio::spawn(send_loop(
+        sink,
+        subscription,
+        format,
+        relay_name,
+        stats.clone(),
+        done.clone(),
+    ));
     let mut recv = tokio::spawn(recv_loop(stream, done.clone()));
     tokio::select! {
         _ = &mut send => { done.cancel(); let _ = recv.await; }
@@ -126,9 +133,14 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
             Ok(batch) => {
                 if lagged && batch.first_seq() > owed {
                     lagged = false;
-                    let gap = Frame::Gap { from: owed, to: batch.first_seq() - 1 };
+                    let gap = Frame::Gap {
+                        from: owed,
+                        to: batch.first_seq() - 1,
+                    };
                     stats.client_gaps.fetch_add(1, Relaxed);
-                    stats.records_skipped.fetch_add(batch.first_seq() - owed, Relaxed);
+                    stats
+                        .records_skipped
+                        .fetch_add(batch.first_seq() - owed, Relaxed);
                     tracing::debug!(from = owed, to = batch.first_seq() - 1, "client lagged");
                     // Send the gap now and this batch right after it.
                     let sent = tokio::select! {

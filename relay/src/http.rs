@@ -51,7 +51,11 @@ struct WsParams {
     format: Format,
 }
 
-async fn ws(upgrade: WebSocketUpgrade, Query(params): Query<WsParams>, State(s): State<AppState>) -> Response {
+async fn ws(
+    upgrade: WebSocketUpgrade,
+    Query(params): Query<WsParams>,
+    State(s): State<AppState>,
+) -> Response {
     upgrade.on_upgrade(move |socket| {
         let (sink, stream) = socket.split();
         let serve = fanout::serve(
@@ -63,8 +67,7 @@ async fn ws(upgrade: WebSocketUpgrade, Query(params): Query<WsParams>, State(s):
             s.stats.clone(),
             s.shutdown.clone(),
         );
-        let task = s.tasks.track_future(serve);
-        async move { task.await }
+        s.tasks.track_future(serve)
     })
 }
 

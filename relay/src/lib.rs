@@ -40,10 +40,17 @@ pub struct Listeners {
 
 /// Runs the relay until `shutdown` is cancelled, then closes every feed and WebSocket (each
 /// browser gets a close frame) and returns once all tasks have ended.
-pub async fn run(listeners: Listeners, config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    listeners: Listeners,
+    config: Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let stats = Arc::new(Stats::default());
-    let ingest_addr = listeners.ingest.local_addr().context("ingest listener address")?;
+    let ingest_addr = listeners
+        .ingest
+        .local_addr()
+        .context("ingest listener address")?;
     let tasks = TaskTracker::new();
 
     let (records_tx, records_rx) = tokio::sync::mpsc::channel(config.ingest_queue);

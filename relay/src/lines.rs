@@ -152,12 +152,20 @@ mod tests {
 
     #[test]
     fn splits_and_limits_lines() {
-        check(8, &[b"a\nbb\r\n\nccc"], &[Ok("a"), Ok("bb"), Ok(""), Ok("ccc")]);
+        check(
+            8,
+            &[b"a\nbb\r\n\nccc"],
+            &[Ok("a"), Ok("bb"), Ok(""), Ok("ccc")],
+        );
         check(8, &[b"a", b"b", b"\n", b"c\r", b"\n"], &[Ok("ab"), Ok("c")]);
         check(4, &[b"12345\nok\n"], &[Err(TooLong), Ok("ok")]);
         check(4, &[b"1234\r\n"], &[Ok("1234")]);
         check(4, &[b"1234", b"\r", b"\n"], &[Ok("1234")]);
-        check(4, &[b"123456789", b"abcdefgh", b"ij\nnext\n"], &[Err(TooLong), Ok("next")]);
+        check(
+            4,
+            &[b"123456789", b"abcdefgh", b"ij\nnext\n"],
+            &[Err(TooLong), Ok("next")],
+        );
         check(4, &[b"123456789"], &[Err(TooLong)]);
     }
 

@@ -120,9 +120,16 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let http = TcpListener::bind(args.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", args.http))?;
-    let dist = args.dist.join("index.html").is_file().then_some(args.dist.clone());
+    let dist = args
+        .dist
+        .join("index.html")
+        .is_file()
+        .then_some(args.dist.clone());
     if dist.is_none() {
-        tracing::warn!("no app at {}: build it with `trunk build` (serving the API only)", args.dist.display());
+        tracing::warn!(
+            "no app at {}: build it with `trunk build` (serving the API only)",
+            args.dist.display()
+        );
     }
     let config = Config {
         max_line_bytes: args.max_line_bytes,

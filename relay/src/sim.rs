@@ -54,8 +54,15 @@ struct Sensor {
 
 /// Connects to the relay's ingest port (retrying for a few seconds, so it can start alongside
 /// the relay) and streams until `shutdown` or `max_lines`. Returns the number of lines written.
-pub async fn run(addr: SocketAddr, config: SimConfig, shutdown: CancellationToken) -> anyhow::Result<u64> {
-    anyhow::ensure!(config.sensors > 0, "the simulator needs at least one sensor");
+pub async fn run(
+    addr: SocketAddr,
+    config: SimConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<u64> {
+    anyhow::ensure!(
+        config.sensors > 0,
+        "the simulator needs at least one sensor"
+    );
     anyhow::ensure!(
         config.rate_hz.is_finite() && config.rate_hz > 0.0,
         "the rate must be a positive number of readings per second"
@@ -142,5 +149,6 @@ async fn connect(addr: SocketAddr, shutdown: &CancellationToken) -> anyhow::Resu
             _ = tokio::time::sleep(Duration::from_millis(100 + 20 * attempt as u64)) => {}
         }
     }
-    Err(last.expect("at least one attempt")).with_context(|| format!("cannot reach the relay at {addr}"))
+    Err(last.expect("at least one attempt"))
+        .with_context(|| format!("cannot reach the relay at {addr}"))
 }

@@ -39,22 +39,88 @@ impl Stats {
     pub fn render_prometheus(&self, head_seq: u64) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         };
         let g = |a: &AtomicU64| a.load(Relaxed);
-        metric("echoes_feeds_connected", "gauge", "Sensor feeds connected now.", g(&self.feeds_connected));
-        metric("echoes_feeds_total", "counter", "Sensor feeds accepted since start.", g(&self.feeds_total));
-        metric("echoes_feeds_refused_total", "counter", "Feed connections refused (too many feeds).", g(&self.feeds_refused));
-        metric("echoes_lines_accepted_total", "counter", "Ingest lines accepted.", g(&self.lines_accepted));
-        metric("echoes_records_chained_total", "counter", "Records appended to the chain.", g(&self.records_chained));
-        metric("echoes_chain_head_seq", "gauge", "Seq of the newest chained record.", head_seq);
-        metric("echoes_batches_total", "counter", "Batches (frames) produced by the chain stage.", g(&self.batches));
-        metric("echoes_clients_connected", "gauge", "WebSocket clients connected now.", g(&self.clients_connected));
-        metric("echoes_clients_total", "counter", "WebSocket clients accepted since start.", g(&self.clients_total));
-        metric("echoes_frames_sent_total", "counter", "WebSocket frames sent.", g(&self.frames_sent));
-        metric("echoes_client_gaps_total", "counter", "Gap notices sent to lagging clients.", g(&self.client_gaps));
-        metric("echoes_records_skipped_total", "counter", "Records not sent to lagging clients.", g(&self.records_skipped));
-        let _ = writeln!(out, "# HELP echoes_lines_refused_total Ingest lines refused, by reason.");
+        metric(
+            "echoes_feeds_connected",
+            "gauge",
+            "Sensor feeds connected now.",
+            g(&self.feeds_connected),
+        );
+        metric(
+            "echoes_feeds_total",
+            "counter",
+            "Sensor feeds accepted since start.",
+            g(&self.feeds_total),
+        );
+        metric(
+            "echoes_feeds_refused_total",
+            "counter",
+            "Feed connections refused (too many feeds).",
+            g(&self.feeds_refused),
+        );
+        metric(
+            "echoes_lines_accepted_total",
+            "counter",
+            "Ingest lines accepted.",
+            g(&self.lines_accepted),
+        );
+        metric(
+            "echoes_records_chained_total",
+            "counter",
+            "Records appended to the chain.",
+            g(&self.records_chained),
+        );
+        metric(
+            "echoes_chain_head_seq",
+            "gauge",
+            "Seq of the newest chained record.",
+            head_seq,
+        );
+        metric(
+            "echoes_batches_total",
+            "counter",
+            "Batches (frames) produced by the chain stage.",
+            g(&self.batches),
+        );
+        metric(
+            "echoes_clients_connected",
+            "gauge",
+            "WebSocket clients connected now.",
+            g(&self.clients_connected),
+        );
+        metric(
+            "echoes_clients_total",
+            "counter",
+            "WebSocket clients accepted since start.",
+            g(&self.clients_total),
+        );
+        metric(
+            "echoes_frames_sent_total",
+            "counter",
+            "WebSocket frames sent.",
+            g(&self.frames_sent),
+        );
+        metric(
+            "echoes_client_gaps_total",
+            "counter",
+            "Gap notices sent to lagging clients.",
+            g(&self.client_gaps),
+        );
+        metric(
+            "echoes_records_skipped_total",
+            "counter",
+            "Records not sent to lagging clients.",
+            g(&self.records_skipped),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP echoes_lines_refused_total Ingest lines refused, by reason."
+        );
         let _ = writeln!(out, "# TYPE echoes_lines_refused_total counter");
         for (kind, n) in self.refused_by_kind() {
             let _ = writeln!(out, "echoes_lines_refused_total{{kind=\"{kind}\"}} {n}");

@@ -62,7 +62,8 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
         let mut frames = Vec::new();
         while let Some(msg) = client.recv().await {
             let f = decode(msg);
-            let last = matches!(&f, Frame::Records { records, .. } if records.last().unwrap().seq == 100);
+            let last =
+                matches!(&f, Frame::Records { records, .. } if records.last().unwrap().seq == 100);
             frames.push(f);
             if last {
                 break;
@@ -96,7 +97,10 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
         assert_eq!(errors, vec![], "{format:?}");
         assert_eq!(follower.gaps(), &gaps[..]);
         assert_eq!(stats.client_gaps.load(Relaxed), 1);
-        assert_eq!(stats.records_skipped.load(Relaxed), gaps[0].1 - gaps[0].0 + 1);
+        assert_eq!(
+            stats.records_skipped.load(Relaxed),
+            gaps[0].1 - gaps[0].0 + 1
+        );
     }
 }
 
@@ -123,8 +127,13 @@ async fn a_closing_client_ends_both_halves() {
         stats.clone(),
         CancellationToken::new(),
     );
-    tokio::time::timeout(std::time::Duration::from_secs(10), serve).await.expect("serve ends");
-    assert!(matches!(decode(sink_rx.recv().await.unwrap()), Frame::Hello { .. }));
+    tokio::time::timeout(std::time::Duration::from_secs(10), serve)
+        .await
+        .expect("serve ends");
+    assert!(matches!(
+        decode(sink_rx.recv().await.unwrap()),
+        Frame::Hello { .. }
+    ));
     assert_eq!(stats.clients_connected.load(Relaxed), 0);
     assert_eq!(stats.clients_total.load(Relaxed), 1);
 }

@@ -34,9 +34,14 @@ fn find(names: &[&str], env: &str) -> anyhow::Result<String> {
 impl Browser {
     pub async fn start() -> anyhow::Result<Browser> {
         let driver_bin = find(&["chromedriver"], "CHROMEDRIVER")?;
-        let chromium = find(&["chromium", "chromium-browser", "google-chrome"], "CHROMIUM")?;
+        let chromium = find(
+            &["chromium", "chromium-browser", "google-chrome"],
+            "CHROMIUM",
+        )?;
         // chromedriver cannot be told to pick a port itself: take a free one from the OS.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let driver = Command::new(&driver_bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -44,7 +49,8 @@ impl Browser {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {driver_bin}"))?;
-        let profile = std::env::temp_dir().join(format!("echoes-chromium-{}-{port}", std::process::id()));
+        let profile =
+            std::env::temp_dir().join(format!("echoes-chromium-{}-{port}", std::process::id()));
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": chromium,
@@ -89,7 +95,12 @@ impl Browser {
     }
 
     /// Polls `script` until `accept` likes its value, at most `crate::PATIENCE`.
-    pub async fn wait_for(&self, what: &str, script: &str, accept: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        script: &str,
+        accept: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
         let start = std::time::Instant::now();
         loop {
             let v = self.js(script).await?;

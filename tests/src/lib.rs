@@ -34,7 +34,11 @@ impl TestRelay {
         let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (ingest_addr, http_addr) = (ingest.local_addr().unwrap(), http.local_addr().unwrap());
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(relay::run(Listeners { ingest, http }, config, shutdown.clone()));
+        let task = tokio::spawn(relay::run(
+            Listeners { ingest, http },
+            config,
+            shutdown.clone(),
+        ));
         TestRelay {
             ingest: ingest_addr,
             http: http_addr,
@@ -49,7 +53,10 @@ impl TestRelay {
         let (ws, _) = within(tokio_tungstenite::connect_async(url)).await.unwrap();
         let mut client = WsClient { ws };
         let hello = client.frame().await.unwrap();
-        assert!(matches!(hello, Frame::Hello { .. }), "first frame is hello, got {hello:?}");
+        assert!(
+            matches!(hello, Frame::Hello { .. }),
+            "first frame is hello, got {hello:?}"
+        );
         (client, hello)
     }
 
@@ -61,7 +68,10 @@ impl TestRelay {
     pub async fn get(&self, path: &str) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut s = TcpStream::connect(self.http).await.unwrap();
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.http);
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.http
+        );
         s.write_all(req.as_bytes()).await.unwrap();
         let mut raw = Vec::new();
         within(s.read_to_end(&mut raw)).await.unwrap();
@@ -69,7 +79,10 @@ impl TestRelay {
         let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
         // Small bodies only; undo chunked encoding if the server chose it.
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             dechunk(body)
         } else {
             body.to_string()
@@ -133,7 +146,9 @@ impl WsClient {
 
 /// Awaits `fut`, failing the test if it takes longer than [`PATIENCE`].
 pub async fn within<F: std::future::IntoFuture>(fut: F) -> F::Output {
-    tokio::time::timeout(PATIENCE, fut).await.expect("timed out")
+    tokio::time::timeout(PATIENCE, fut)
+        .await
+        .expect("timed out")
 }
 
 /// Polls `cond` every 20 ms until it holds, failing after [`PATIENCE`].
@@ -151,5 +166,8 @@ where
 
 /// The repository root (for `dist/` and `docs/`).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }

@@ -14,7 +14,9 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 fn dist() -> PathBuf {
-    let dist = std::env::var_os("ECHOES_DIST").map(PathBuf::from).unwrap_or_else(|| repo_root().join("dist"));
+    let dist = std::env::var_os("ECHOES_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("dist"));
     assert!(
         dist.join("index.html").is_file(),
         "no built app at {}: run `trunk build --release` first (scripts/test.sh does)",
@@ -53,20 +55,37 @@ async fn live_values_appear_and_the_chain_is_verified() {
     });
 
     let browser = Browser::start().await.unwrap();
-    browser.client.goto(&format!("http://{}/", relay.http)).await.unwrap();
+    browser
+        .client
+        .goto(&format!("http://{}/", relay.http))
+        .await
+        .unwrap();
 
     browser
-        .wait_for("100 sensor cards", "return document.querySelectorAll('.sensor').length", |v| v == 100)
+        .wait_for(
+            "100 sensor cards",
+            "return document.querySelectorAll('.sensor').length",
+            |v| v == 100,
+        )
         .await
         .unwrap();
     browser
-        .wait_for("the connection to show live", "return document.querySelector('.conn').dataset.state", |v| v == "live")
+        .wait_for(
+            "the connection to show live",
+            "return document.querySelector('.conn').dataset.state",
+            |v| v == "live",
+        )
         .await
         .unwrap();
     // Values update every second: wait for at least two more rounds of all 100 sensors.
     let count = "return Number(document.querySelector('.n-records').textContent)";
     let first = browser.js(count).await.unwrap().as_u64().unwrap();
-    browser.wait_for("two more rounds of readings", count, |v| v.as_u64() >= Some(first + 200)).await.unwrap();
+    browser
+        .wait_for("two more rounds of readings", count, |v| {
+            v.as_u64() >= Some(first + 200)
+        })
+        .await
+        .unwrap();
     let badge = browser
         .wait_for(
             "the badge to read verified",
@@ -90,17 +109,35 @@ async fn live_values_appear_and_the_chain_is_verified() {
         )
         .await
         .unwrap();
-    let card_seq: u64 = card["seq"].as_str().unwrap().trim_start_matches("seq ").parse().unwrap();
+    let card_seq: u64 = card["seq"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("seq ")
+        .parse()
+        .unwrap();
     eventually("the witness to see the card's record", || async {
-        recorded.lock().unwrap().last().is_some_and(|r| r.seq >= card_seq)
+        recorded
+            .lock()
+            .unwrap()
+            .last()
+            .is_some_and(|r| r.seq >= card_seq)
     })
     .await;
     witness_task.abort();
     let all = recorded.lock().unwrap().clone();
-    let rec = all.iter().find(|r| r.seq == card_seq).expect("the witness saw the card's record");
+    let rec = all
+        .iter()
+        .find(|r| r.seq == card_seq)
+        .expect("the witness saw the card's record");
     assert_eq!((rec.record.asset(), rec.record.sensor_id()), ("pump-01", 1));
-    assert_eq!(card["t"], format!("{:.2}", rec.record.field("temperature").unwrap()));
-    assert_eq!(card["p"], format!("{:.2}", rec.record.field("pressure").unwrap()));
+    assert_eq!(
+        card["t"],
+        format!("{:.2}", rec.record.field("temperature").unwrap())
+    );
+    assert_eq!(
+        card["p"],
+        format!("{:.2}", rec.record.field("pressure").unwrap())
+    );
 
     let png = browser.client.screenshot().await.unwrap();
     save_screenshot("live", &png);
@@ -123,15 +160,43 @@ async fn a_tampered_record_raises_a_red_alarm_at_its_seq() {
         let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
         let mut chain = Chainer::new();
         let mut records: Vec<ChainedRecord> = (1..=20u32)
-            .map(|i| chain.append(Record::new(i as i64 * 1_000_000, "pump-01", i % 4, [("temperature".into(), 40.0 + i as f64)]).unwrap()))
+            .map(|i| {
+                chain.append(
+                    Record::new(
+                        i as i64 * 1_000_000,
+                        "pump-01",
+                        i % 4,
+                        [("temperature".into(), 40.0 + i as f64)],
+                    )
+                    .unwrap(),
+                )
+            })
             .collect();
         // Seq 13 is altered in transit: its value changes, its hash does not.
         let r = &records[12].record;
-        records[12].record = Record::new(r.ts_us(), r.asset(), r.sensor_id(), [("temperature".into(), 99.0)]).unwrap();
-        let hello = Frame::Hello { protocol: 1, relay: "impostor".into(), head_seq: 0, head_hash: GENESIS };
-        ws.send(Message::Binary(hello.to_binary().into())).await.unwrap();
-        let batch = Frame::Records { prev_hash: GENESIS, records };
-        ws.send(Message::Binary(batch.to_binary().into())).await.unwrap();
+        records[12].record = Record::new(
+            r.ts_us(),
+            r.asset(),
+            r.sensor_id(),
+            [("temperature".into(), 99.0)],
+        )
+        .unwrap();
+        let hello = Frame::Hello {
+            protocol: 1,
+            relay: "impostor".into(),
+            head_seq: 0,
+            head_hash: GENESIS,
+        };
+        ws.send(Message::Binary(hello.to_binary().into()))
+            .await
+            .unwrap();
+        let batch = Frame::Records {
+            prev_hash: GENESIS,
+            records,
+        };
+        ws.send(Message::Binary(batch.to_binary().into()))
+            .await
+            .unwrap();
         // Keep the socket open until the test is done.
         let _ = futures_util::StreamExt::next(&mut ws).await;
     });
@@ -155,7 +220,10 @@ async fn a_tampered_record_raises_a_red_alarm_at_its_seq() {
         .js("return [...document.querySelectorAll('.events li')].map(li => li.textContent)")
         .await
         .unwrap();
-    assert_eq!(events, serde_json::json!(["seq 13: record or hash altered"]));
+    assert_eq!(
+        events,
+        serde_json::json!(["seq 13: record or hash altered"])
+    );
     let png = browser.client.screenshot().await.unwrap();
     save_screenshot("tampered", &png);
     browser.close().await.unwrap();

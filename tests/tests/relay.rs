@@ -26,7 +26,14 @@ async fn lines_in_chained_records_out() {
     let relay = TestRelay::start(Config::default()).await;
     let (mut binary, hello) = relay.client("").await;
     let (mut json, _) = relay.client("?format=json").await;
-    assert!(matches!(hello, Frame::Hello { head_seq: 0, protocol: 1, .. }));
+    assert!(matches!(
+        hello,
+        Frame::Hello {
+            head_seq: 0,
+            protocol: 1,
+            ..
+        }
+    ));
 
     // Three feeds at once, 200 lines each, interleaved by the OS however it likes.
     let mut feeds = Vec::new();
@@ -48,7 +55,10 @@ async fn lines_in_chained_records_out() {
     }
     let frames = binary.frames_until(600).await;
     let got = records(&frames);
-    assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=600).collect::<Vec<_>>());
+    assert_eq!(
+        got.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=600).collect::<Vec<_>>()
+    );
     assert_eq!(verify(&mut Follower::from_genesis(), &frames), vec![]);
     // Each feed's lines arrive complete and in the order it sent them.
     for feed in 0..3 {
@@ -57,7 +67,11 @@ async fn lines_in_chained_records_out() {
             .filter(|r| r.record.sensor_id() == feed)
             .map(|r| r.record.field("n").unwrap())
             .collect();
-        assert_eq!(ns, (0..200).map(f64::from).collect::<Vec<_>>(), "feed {feed}");
+        assert_eq!(
+            ns,
+            (0..200).map(f64::from).collect::<Vec<_>>(),
+            "feed {feed}"
+        );
         let r = got.iter().find(|r| r.record.sensor_id() == feed).unwrap();
         assert_eq!(r.record.asset(), format!("feed-{feed}"));
         assert_eq!(r.record.ts_us(), 1_700_000_000_000_000);
@@ -90,7 +104,10 @@ async fn a_bad_line_is_answered_and_the_feed_goes_on() {
     let conn = relay.feed().await;
     let (read, mut write) = conn.into_split();
     let mut replies = BufReader::new(read).lines();
-    let long = format!("{{\"sensor_id\":1,\"v\":1,\"pad\":\"{}\"}}", "x".repeat(200));
+    let long = format!(
+        "{{\"sensor_id\":1,\"v\":1,\"pad\":\"{}\"}}",
+        "x".repeat(200)
+    );
     let lines = [
         r#"{"sensor_id":1,"v":1}"#,
         r#"{"sensor_id":1,"v":"high"}"#,
@@ -100,10 +117,16 @@ async fn a_bad_line_is_answered_and_the_feed_goes_on() {
         r#"{"sensor_id":2,"v":2}"#,
     ];
     for line in lines {
-        write.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        write
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
     }
     // Invalid UTF-8 and a CRLF line, then a good line.
-    write.write_all(b"\xff\xfe\n{\"sensor_id\":3,\"v\":3}\r\n").await.unwrap();
+    write
+        .write_all(b"\xff\xfe\n{\"sensor_id\":3,\"v\":3}\r\n")
+        .await
+        .unwrap();
     let mut errs = Vec::new();
     for _ in 0..4 {
         errs.push(within(replies.next_line()).await.unwrap().unwrap());
@@ -123,7 +146,10 @@ async fn a_bad_line_is_answered_and_the_feed_goes_on() {
 
     // Another feed is not affected by the first one's mistakes, and the counters saw them.
     let mut other = relay.feed().await;
-    other.write_all(b"{\"sensor_id\":9,\"v\":9}\n").await.unwrap();
+    other
+        .write_all(b"{\"sensor_id\":9,\"v\":9}\n")
+        .await
+        .unwrap();
     let got = records(&client.frames_until(1).await);
     assert_eq!(got[0].record.sensor_id(), 9);
     assert_eq!(got[0].seq, 4);
@@ -137,7 +163,10 @@ async fn a_bad_line_is_answered_and_the_feed_goes_on() {
         "echoes_lines_refused_total{kind=\"not_utf8\"} 1",
         "echoes_feeds_connected 2",
     ] {
-        assert!(metrics.lines().any(|l| l == expected), "{expected:?} missing from\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == expected),
+            "{expected:?} missing from\n{metrics}"
+        );
     }
     relay.stop().await;
 }
@@ -152,7 +181,9 @@ async fn the_simulator_feeds_every_sensor() {
         max_lines: Some(300),
         ..SimConfig::default()
     };
-    let written = within(relay::sim::run(relay.ingest, sim, relay.shutdown.clone())).await.unwrap();
+    let written = within(relay::sim::run(relay.ingest, sim, relay.shutdown.clone()))
+        .await
+        .unwrap();
     assert_eq!(written, 300);
     let frames = client.frames_until(300).await;
     let got = records(&frames);
@@ -166,7 +197,10 @@ async fn the_simulator_feeds_every_sensor() {
     for r in &got {
         let t = r.record.field("temperature").unwrap();
         let p = r.record.field("pressure").unwrap();
-        assert!((20.0..100.0).contains(&t) && (80.0..200.0).contains(&p), "{r:?}");
+        assert!(
+            (20.0..100.0).contains(&t) && (80.0..200.0).contains(&p),
+            "{r:?}"
+        );
     }
     relay.stop().await;
 }
@@ -176,7 +210,9 @@ async fn shutdown_closes_browsers_and_feeds() {
     let relay = TestRelay::start(Config::default()).await;
     let (mut client, _) = relay.client("").await;
     let mut feed = relay.feed().await;
-    feed.write_all(b"{\"sensor_id\":1,\"v\":1}\n").await.unwrap();
+    feed.write_all(b"{\"sensor_id\":1,\"v\":1}\n")
+        .await
+        .unwrap();
     client.frames_until(1).await;
     relay.shutdown.cancel();
     // The browser is told why, with a close frame, not a dropped connection.
@@ -191,7 +227,9 @@ async fn shutdown_closes_browsers_and_feeds() {
     within(relay.task).await.unwrap().unwrap();
     // The feed's connection is closed too.
     let mut buf = [0u8; 16];
-    let n = within(tokio::io::AsyncReadExt::read(&mut feed, &mut buf)).await.unwrap_or(0);
+    let n = within(tokio::io::AsyncReadExt::read(&mut feed, &mut buf))
+        .await
+        .unwrap_or(0);
     assert_eq!(n, 0);
 }
 
@@ -204,14 +242,23 @@ async fn too_many_feeds_are_refused_with_a_reason() {
     .await;
     let (mut client, _) = relay.client("").await;
     let mut first = relay.feed().await;
-    first.write_all(b"{\"sensor_id\":1,\"v\":1}\n").await.unwrap();
+    first
+        .write_all(b"{\"sensor_id\":1,\"v\":1}\n")
+        .await
+        .unwrap();
     client.frames_until(1).await; // the first feed holds the only slot now
     let second = relay.feed().await;
     let mut reply = String::new();
-    within(BufReader::new(second).read_line(&mut reply)).await.unwrap();
+    within(BufReader::new(second).read_line(&mut reply))
+        .await
+        .unwrap();
     assert_eq!(reply, "ERR 0 too many feeds connected (limit 1)\n");
     eventually("the refusal to be counted", || async {
-        relay.get("/metrics").await.1.contains("echoes_feeds_refused_total 1")
+        relay
+            .get("/metrics")
+            .await
+            .1
+            .contains("echoes_feeds_refused_total 1")
     })
     .await;
     relay.stop().await;
@@ -227,7 +274,11 @@ async fn the_app_is_served_when_built_and_explained_when_not() {
 
     let dist = std::env::temp_dir().join(format!("echoes-dist-{}", std::process::id()));
     std::fs::create_dir_all(&dist).unwrap();
-    std::fs::write(dist.join("index.html"), "<!doctype html><title>Echoes</title>").unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>Echoes</title>",
+    )
+    .unwrap();
     let relay = TestRelay::start(Config {
         dist: Some(dist.clone()),
         ..Config::default()
@@ -235,7 +286,11 @@ async fn the_app_is_served_when_built_and_explained_when_not() {
     .await;
     for path in ["/", "/index.html", "/assets/some/client/route"] {
         let (status, body) = relay.get(path).await;
-        assert_eq!((status, body.contains("<title>Echoes</title>")), (200, true), "{path}");
+        assert_eq!(
+            (status, body.contains("<title>Echoes</title>")),
+            (200, true),
+            "{path}"
+        );
     }
     relay.stop().await;
     std::fs::remove_dir_all(dist).unwrap();
@@ -251,7 +306,9 @@ async fn a_late_client_gets_the_recent_backlog_then_live_records() {
     .await;
     let (mut early, _) = relay.client("").await;
     let mut feed = relay.feed().await;
-    let lines: String = (1..=200).map(|i| format!("{{\"sensor_id\":{i},\"v\":{i}}}\n")).collect();
+    let lines: String = (1..=200)
+        .map(|i| format!("{{\"sensor_id\":{i},\"v\":{i}}}\n"))
+        .collect();
     feed.write_all(lines.as_bytes()).await.unwrap();
     early.frames_until(200).await;
 
@@ -265,10 +322,16 @@ async fn a_late_client_gets_the_recent_backlog_then_live_records() {
         frames.push(f);
     }
     let seqs: Vec<u64> = got.iter().map(|r| r.seq).collect();
-    assert!((41..=50).contains(&seqs.len()), "backlog of {} records", seqs.len());
+    assert!(
+        (41..=50).contains(&seqs.len()),
+        "backlog of {} records",
+        seqs.len()
+    );
     assert_eq!(seqs, (201 - seqs.len() as u64..=200).collect::<Vec<_>>());
     // Live records follow the backlog with no gap and no duplicate, all verified.
-    feed.write_all(b"{\"sensor_id\":1,\"v\":0}\n").await.unwrap();
+    feed.write_all(b"{\"sensor_id\":1,\"v\":0}\n")
+        .await
+        .unwrap();
     frames.extend(late.frames_until(1).await);
     let all = records(&frames);
     assert_eq!(all.last().unwrap().seq, 201);

@@ -21,7 +21,11 @@ fn chain(n: u64, sensors: u32) -> Vec<ChainedRecord> {
     (0..n)
         .map(|i| {
             let id = (i % sensors as u64) as u32 + 1;
-            let asset = if id % 2 == 0 { "pump-01" } else { "motor-02" };
+            let asset = if id.is_multiple_of(2) {
+                "pump-01"
+            } else {
+                "motor-02"
+            };
             let r = Record::new(
                 i as i64 * 1000,
                 asset,
