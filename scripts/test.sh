@@ -9,6 +9,11 @@ source scripts/setup.sh
 
 step() { printf '\n\033[1;32m==> %s\033[0m\n' "$*"; }
 
+# Every test runner's output also goes to a log, so the run ends with one total.
+LOG="$(mktemp -t echoes-tests.XXXXXX)"
+trap 'rm -f "$LOG"' EXIT
+tests() { "$@" 2>&1 | tee -a "$LOG"; return "${PIPESTATUS[0]}"; }
+
 step "format"
 cargo fmt --all --check
 
@@ -20,10 +25,13 @@ step "build the app (trunk, release)"
 trunk build --release
 
 step "native tests: proto, relay, app core, relay integration, browser end-to-end"
-cargo test --workspace --locked
+tests cargo test --workspace --locked
 
 step "core tests in headless Chromium (wasm-pack)"
-wasm-pack test --headless --chrome --mode no-install proto -- --locked
-wasm-pack test --headless --chrome --mode no-install app -- --locked
+tests wasm-pack test --headless --chrome --mode no-install proto
+tests wasm-pack test --headless --chrome --mode no-install app
 
 step "all tests passed"
+# Sum of every runner's "test result:" line (native and in Chromium).
+awk '/test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "echoes: %d passed, %d failed, %d skipped\n", p, f, s }' "$LOG"
