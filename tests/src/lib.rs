@@ -129,6 +129,17 @@ impl WsClient {
         }
     }
 
+    /// The next JSON text frame exactly as the relay sent it.
+    pub async fn text(&mut self) -> anyhow::Result<String> {
+        loop {
+            match within(self.ws.next()).await.context("socket ended")?? {
+                Message::Text(t) => return Ok(t.as_str().to_owned()),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+                other => bail!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
     /// Reads frames until `records` records have arrived; returns every frame read.
     pub async fn frames_until(&mut self, records: usize) -> Vec<Frame> {
         let mut frames = Vec::new();

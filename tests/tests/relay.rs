@@ -339,3 +339,90 @@ async fn a_late_client_gets_the_recent_backlog_then_live_records() {
     assert_eq!(verify(&mut Follower::new(), &frames), vec![]);
     relay.stop().await;
 }
+
+/// docs/reference/verify_chain.py was written from docs/protocol.md alone and shares no code with
+/// the relay. It must accept the relay's JSON stream and pinpoint an altered copy.
+#[tokio::test]
+async fn an_independent_verifier_accepts_the_stream_and_pinpoints_tampering() {
+    let python = "python3";
+    if std::process::Command::new(python)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: python3 is not installed, so the independent verifier cannot run");
+        return;
+    }
+    let relay = TestRelay::start(Config::default()).await;
+    let (mut client, hello) = relay.client("?format=json").await;
+    let mut stream = vec![hello.to_json()];
+    let mut feed = relay.feed().await;
+    // Awkward values on purpose: non-ASCII names, -0, long decimals, big and tiny numbers.
+    let mut lines = String::new();
+    for i in 0..300u32 {
+        lines.push_str(&format!(
+            "{{\"sensor_id\":{},\"asset\":\"chaudière-{}\",\"température\":{},\"p\":-0.0,\"x\":{:e},\"timestamp\":1700000000.{:06}}}\n",
+            i % 7,
+            i % 3,
+            0.1 * f64::from(i) + 1.0 / 3.0,
+            1.7e-300 * f64::from(i + 1),
+            i * 3
+        ));
+    }
+    feed.write_all(lines.as_bytes()).await.unwrap();
+    let mut seen = 0;
+    while seen < 300 {
+        let text = client.text().await.unwrap();
+        if let Frame::Records { records, .. } = Frame::from_json(&text).unwrap() {
+            seen += records.len();
+        }
+        stream.push(text);
+    }
+    let (_, health) = relay.get("/healthz").await;
+    let head: serde_json::Value = serde_json::from_str(&health).unwrap();
+    relay.stop().await;
+
+    let run = |frames: &[String]| {
+        let path = std::env::temp_dir().join(format!(
+            "echoes-stream-{}-{}.jsonl",
+            std::process::id(),
+            frames.len()
+        ));
+        std::fs::write(&path, frames.join("\n")).unwrap();
+        let script = echoes_tests::repo_root().join("docs/reference/verify_chain.py");
+        let out = std::process::Command::new(python)
+            .arg(script)
+            .arg("--from-genesis")
+            .arg(&path)
+            .output()
+            .unwrap();
+        std::fs::remove_file(path).unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        )
+    };
+    assert_eq!(
+        run(&stream),
+        (
+            true,
+            format!(
+                "valid: 300 records, head seq 300 hash {}",
+                head["head_hash"].as_str().unwrap()
+            )
+        )
+    );
+    // Alter one value inside the stream: the verifier names that record's seq.
+    let mut tampered = stream.clone();
+    let frame = tampered
+        .iter_mut()
+        .find(|f| f.contains("\"seq\":42,"))
+        .unwrap();
+    let at = frame.find("\"seq\":42,").unwrap();
+    let value_at = at + frame[at..].find("\"p\":0.0").unwrap();
+    frame.replace_range(value_at..value_at + 7, "\"p\":0.5");
+    assert_eq!(
+        run(&tampered),
+        (false, "invalid: seq 42: hash mismatch".to_string())
+    );
+}
