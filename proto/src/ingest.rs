@@ -1,5 +1,8 @@
 //! Ingest lines: what a sensor feed writes to the relay's TCP port, one record per line
-//! (docs/protocol.md, "Ingest lines").
+//! (docs/protocol.md, section 1). Each line is either a JSON object (it starts with `{`) or
+//! InfluxDB line protocol ([`crate::influx`]); a feed may mix both.
+//!
+//! The JSON form:
 //!
 //! ```text
 //! {"sensor_id": 1, "value": 21, "timestamp": 1694563781.12}
@@ -13,6 +16,7 @@ use serde_json::Value;
 use std::cell::Cell;
 use std::fmt;
 
+use crate::influx::StringFields;
 use crate::record::{Record, RecordError};
 
 /// Latest timestamp accepted, in seconds since the epoch (year 5138): far enough for any clock,
@@ -42,6 +46,8 @@ pub enum IngestError {
     NotANumber(String),
     #[error("{0}")]
     Record(#[from] RecordError),
+    #[error("influx line protocol: {0}")]
+    Influx(String),
 }
 
 impl IngestError {
@@ -56,13 +62,60 @@ impl IngestError {
             IngestError::BadTimestamp => "bad_timestamp",
             IngestError::BadAsset => "bad_asset",
             IngestError::NotANumber(_) | IngestError::Record(_) => "bad_field",
+            IngestError::Influx(_) => "bad_influx",
         }
     }
 }
 
-/// Parses one ingest line (without its line terminator) into a canonical record.
-/// `now_us` stamps records that carry no `timestamp`.
+/// A line that carries nothing: only white space, or an Influx comment (`#` first).
+pub fn is_blank(line: &[u8]) -> bool {
+    match line.iter().position(|b| !b.is_ascii_whitespace()) {
+        None => true,
+        Some(i) => line[i] == b'#',
+    }
+}
+
+/// An accepted line: its record, and how many string fields were dropped from it (Influx lines
+/// with [`StringFields::Drop`] only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub record: Record,
+    pub dropped_strings: usize,
+}
+
+/// Parses one ingest line of either form (without its line terminator), refusing string fields.
+/// `now_us` stamps records that carry no timestamp.
 pub fn parse_line(line: &[u8], now_us: i64) -> Result<Record, IngestError> {
+    parse_line_with(line, now_us, StringFields::Reject).map(|p| p.record)
+}
+
+/// [`parse_line`], choosing what happens to Influx string fields.
+pub fn parse_line_with(
+    line: &[u8],
+    now_us: i64,
+    strings: StringFields,
+) -> Result<Parsed, IngestError> {
+    if std::str::from_utf8(line).is_err() {
+        return Err(IngestError::NotUtf8);
+    }
+    // JSON text starts with `{` (or, wrongly, `[` / `"`); no Influx measurement does.
+    let first = line.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, None | Some(b'{' | b'[' | b'"')) {
+        return parse_json(line, now_us).map(|record| Parsed {
+            record,
+            dropped_strings: 0,
+        });
+    }
+    // Influx lines have no leading white space in the wild; tolerate it like JSON does.
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    crate::influx::parse_influx(&line[start..], now_us, strings)
+}
+
+/// Parses a JSON ingest line.
+pub fn parse_json(line: &[u8], now_us: i64) -> Result<Record, IngestError> {
     let text = std::str::from_utf8(line).map_err(|_| IngestError::NotUtf8)?;
     let mut de = serde_json::Deserializer::from_str(text);
     // Our own refusals travel through serde as opaque errors; the visitor leaves the typed one here.

@@ -7,6 +7,7 @@
 //! this code against the test vectors printed there.
 
 pub mod chain;
+pub mod influx;
 pub mod ingest;
 pub mod record;
 pub mod wire;
@@ -14,6 +15,7 @@ pub mod wire;
 pub use chain::{
     link_hash, ChainError, ChainErrorKind, Chainer, Follower, Hash, Verifier, FIRST_SEQ, GENESIS,
 };
-pub use ingest::{parse_line, IngestError};
+pub use influx::StringFields;
+pub use ingest::{is_blank, parse_line, parse_line_with, IngestError, Parsed};
 pub use record::{ChainedRecord, Field, Record, RecordError};
 pub use wire::{Frame, WireError};

@@ -157,7 +157,7 @@ fn ingest_lines() {
         Err(Json("number out of range at line 1 column 24".into())),
     );
     check(r#"[1,2]"#, Err(NotAnObject));
-    check(r#"42"#, Err(NotAnObject));
+    check(r#"42"#, Err(Influx("missing fields".into())));
     check(
         r#"{"sensor_id":1,"v":1} {}"#,
         Err(Json("trailing characters at line 1 column 23".into())),
@@ -416,4 +416,162 @@ fn non_canonical_record_bytes_are_refused() {
     let mut v2 = zero.to_bytes();
     v2[0] = 2;
     assert_eq!(Record::decode(&v2), Err(WireError::UnknownRecordVersion(2)));
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn influx_lines() {
+    use echoes_proto::{parse_line_with, StringFields};
+    use IngestError::*;
+    type Want<'a> = (&'a str, u32, &'a [(&'a str, f64)], i64, usize);
+    #[track_caller]
+    fn check(line: &str, strings: StringFields, expected: Result<Want<'_>, IngestError>) {
+        let got = parse_line_with(line.as_bytes(), 99, strings);
+        let expected = expected.map(|(asset, id, fields, ts, dropped)| echoes_proto::Parsed {
+            record: echoes_proto::Record::new(
+                ts,
+                asset,
+                id,
+                fields.iter().map(|(k, v)| (k.to_string(), *v)),
+            )
+            .unwrap(),
+            dropped_strings: dropped,
+        });
+        assert_eq!(got, expected, "line {line:?}");
+    }
+    let strict = StringFields::Reject;
+    let lenient = StringFields::Drop;
+    let bad = |m: &str| Err(Influx(m.to_string()));
+    // Telegraf's cpu and mem inputs, as its socket writer sends them.
+    check(
+        "cpu,cpu=cpu0,host=gateway-1 usage_idle=97.5,usage_user=1.2,usage_system=1.3 1694563781120000000",
+        strict,
+        Ok(("cpu,cpu=cpu0,host=gateway-1", 0, &[("usage_idle", 97.5), ("usage_system", 1.3), ("usage_user", 1.2)], 1_694_563_781_120_000, 0)),
+    );
+    check(
+        "mem,host=gw available=8123456i,used_percent=42.1,total=16000000000u 1694563781000000999",
+        strict,
+        Ok((
+            "mem,host=gw",
+            0,
+            &[
+                ("available", 8_123_456.0),
+                ("total", 16e9),
+                ("used_percent", 42.1),
+            ],
+            1_694_563_781_000_000,
+            0,
+        )),
+    );
+    // An asset tag and a sensor id tag; booleans; no timestamp (the relay's clock).
+    check(
+        "pump,asset=pump-01,sensor_id=3,site=north running=true,stopped=F,temp=71.25,delta=-1.5e-3",
+        strict,
+        Ok((
+            "pump-01,site=north",
+            3,
+            &[
+                ("delta", -0.0015),
+                ("running", 1.0),
+                ("stopped", 0.0),
+                ("temp", 71.25),
+            ],
+            99,
+            0,
+        )),
+    );
+    // Escapes in the measurement, tag keys and values, field keys.
+    check(
+        r"my\ room,tag\,key=a\ b\=c field\ one=1,x\=y=2i 5000",
+        strict,
+        Ok((
+            "my room,tag,key=a b=c",
+            0,
+            &[("field one", 1.0), ("x=y", 2.0)],
+            5,
+            0,
+        )),
+    );
+    // String fields: refused, or dropped and counted on request; quotes, commas and spaces inside.
+    check(
+        r#"pump status="ok",temp=1"#,
+        strict,
+        Err(NotANumber("status".into())),
+    );
+    check(
+        r#"pump status="a \"b\", c d",temp=1 2000"#,
+        lenient,
+        Ok(("pump", 0, &[("temp", 1.0)], 2, 1)),
+    );
+    check(
+        r#"pump status="ok""#,
+        lenient,
+        bad("no numeric field (string fields dropped)"),
+    );
+    check(
+        r#"pump v="open"#,
+        lenient,
+        bad("string field \"v\" is not closed"),
+    );
+    // Malformed lines, each with its reason.
+    check("cpu", strict, bad("missing fields"));
+    check("cpu usage", strict, bad("field \"usage\" has no value"));
+    check(
+        "cpu v=abc",
+        strict,
+        bad("field \"v\" has an invalid value \"abc\""),
+    );
+    check(
+        "cpu v=NaN",
+        strict,
+        bad("field \"v\" has an invalid value \"NaN\""),
+    );
+    check(
+        "cpu v=inf",
+        strict,
+        bad("field \"v\" has an invalid value \"inf\""),
+    );
+    check(
+        "cpu v=+1",
+        strict,
+        bad("field \"v\" has an invalid value \"+1\""),
+    );
+    check(
+        "cpu v=1i2",
+        strict,
+        bad("field \"v\" has an invalid value \"1i2\""),
+    );
+    check(
+        "cpu v=",
+        strict,
+        bad("field \"v\" has an invalid value \"\""),
+    );
+    check(
+        "cpu v=1 soon",
+        strict,
+        bad("timestamp \"soon\" is not a non-negative integer of nanoseconds"),
+    );
+    check(
+        "cpu v=1 -5",
+        strict,
+        bad("timestamp \"-5\" is not a non-negative integer of nanoseconds"),
+    );
+    check("cpu,host v=1", strict, bad("tag \"host\" has no value"));
+    check(
+        "cpu,host= v=1",
+        strict,
+        bad("tag \"host\" has an empty value"),
+    );
+    check(",host=a v=1", strict, bad("missing measurement"));
+    check("cpu v=1,v=2", strict, Err(DuplicateKey("v".into())));
+    check("cpu,a=1,a=2 v=1", strict, Err(DuplicateKey("a".into())));
+    check("cpu,sensor_id=x v=1", strict, Err(BadSensorId));
+    let long = format!("cpu,host={} v=1", "h".repeat(130));
+    check(&long, strict, Err(Record(RecordError::AssetTooLong)));
+    assert!(echoes_proto::is_blank(b"  # a comment"));
+    assert!(echoes_proto::is_blank(b" \t "));
+    assert!(!echoes_proto::is_blank(b"cpu v=1"));
+    assert_eq!(
+        IngestError::Influx("x".into()).to_string(),
+        "influx line protocol: x"
+    );
 }

@@ -2,12 +2,16 @@
 
 use std::path::PathBuf;
 
+use echoes_proto::StringFields;
+
 use crate::sim::SimConfig;
 
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Longest ingest line accepted, in bytes, without its terminator.
     pub max_line_bytes: usize,
+    /// Influx string fields: refuse the line (default) or drop them and count.
+    pub influx_strings: StringFields,
     /// Most feeds connected at once; further connections get one `ERR` line and are closed.
     pub max_feeds: usize,
     /// Records waiting between ingest and the chain stage; when full, feeds are read more
@@ -32,6 +36,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_line_bytes: 8192,
+            influx_strings: StringFields::Reject,
             max_feeds: 1024,
             ingest_queue: 8192,
             max_batch: 1024,

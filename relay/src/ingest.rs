@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use echoes_proto::{parse_line, Record};
+use echoes_proto::{is_blank, parse_line_with, Record};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -131,12 +131,17 @@ impl Feed {
                 return Err(("too_long", format!("line longer than {max} bytes")));
             }
         };
-        if body.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(body) {
             return Ok(None);
         }
-        parse_line(body, now_us())
-            .map(Some)
-            .map_err(|e| (e.kind(), e.to_string()))
+        let parsed = parse_line_with(body, now_us(), self.config.influx_strings)
+            .map_err(|e| (e.kind(), e.to_string()))?;
+        if parsed.dropped_strings > 0 {
+            self.stats
+                .fields_dropped
+                .fetch_add(parsed.dropped_strings as u64, Relaxed);
+        }
+        Ok(Some(parsed.record))
     }
 }
 

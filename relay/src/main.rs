@@ -41,6 +41,10 @@ struct ServeArgs {
     /// Longest ingest line accepted, in bytes.
     #[arg(long, default_value_t = 8192)]
     max_line_bytes: usize,
+    /// What to do with string fields in Influx lines: refuse the line, or drop the strings (counted
+    /// in /metrics) and keep the numeric fields.
+    #[arg(long, value_enum, default_value_t = InfluxStrings::Reject)]
+    influx_strings: InfluxStrings,
     /// Most sensor feeds connected at once.
     #[arg(long, default_value_t = 1024)]
     max_feeds: usize,
@@ -52,6 +56,12 @@ struct ServeArgs {
     demo: bool,
     #[command(flatten)]
     sim: SimFlags,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum InfluxStrings {
+    Reject,
+    Drop,
 }
 
 #[derive(Args)]
@@ -135,6 +145,10 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
     }
     let config = Config {
         max_line_bytes: args.max_line_bytes,
+        influx_strings: match args.influx_strings {
+            InfluxStrings::Reject => echoes_proto::StringFields::Reject,
+            InfluxStrings::Drop => echoes_proto::StringFields::Drop,
+        },
         max_feeds: args.max_feeds,
         fanout_queue: args.fanout_queue,
         dist,

@@ -11,6 +11,8 @@ pub struct Stats {
     pub feeds_total: AtomicU64,
     pub feeds_refused: AtomicU64,
     pub lines_accepted: AtomicU64,
+    /// Influx string fields dropped (`--influx-strings drop`).
+    pub fields_dropped: AtomicU64,
     pub records_chained: AtomicU64,
     pub batches: AtomicU64,
     pub clients_connected: AtomicU64,
@@ -37,86 +39,30 @@ impl Stats {
 
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render_prometheus(&self, head_seq: u64) -> String {
+        let g = |a: &AtomicU64| a.load(Relaxed);
+        #[rustfmt::skip]
+        let metrics = [
+            ("echoes_feeds_connected", "gauge", "Sensor feeds connected now.", g(&self.feeds_connected)),
+            ("echoes_feeds_total", "counter", "Sensor feeds accepted since start.", g(&self.feeds_total)),
+            ("echoes_feeds_refused_total", "counter", "Feed connections refused (too many feeds).", g(&self.feeds_refused)),
+            ("echoes_lines_accepted_total", "counter", "Ingest lines accepted.", g(&self.lines_accepted)),
+            ("echoes_fields_dropped_total", "counter", "Influx string fields dropped from accepted lines.", g(&self.fields_dropped)),
+            ("echoes_records_chained_total", "counter", "Records appended to the chain.", g(&self.records_chained)),
+            ("echoes_chain_head_seq", "gauge", "Seq of the newest chained record.", head_seq),
+            ("echoes_batches_total", "counter", "Batches (frames) produced by the chain stage.", g(&self.batches)),
+            ("echoes_clients_connected", "gauge", "WebSocket clients connected now.", g(&self.clients_connected)),
+            ("echoes_clients_total", "counter", "WebSocket clients accepted since start.", g(&self.clients_total)),
+            ("echoes_frames_sent_total", "counter", "WebSocket frames sent.", g(&self.frames_sent)),
+            ("echoes_client_gaps_total", "counter", "Gap notices sent to lagging clients.", g(&self.client_gaps)),
+            ("echoes_records_skipped_total", "counter", "Records not sent to lagging clients.", g(&self.records_skipped)),
+        ];
         let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        for (name, kind, help, value) in metrics {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
-        };
-        let g = |a: &AtomicU64| a.load(Relaxed);
-        metric(
-            "echoes_feeds_connected",
-            "gauge",
-            "Sensor feeds connected now.",
-            g(&self.feeds_connected),
-        );
-        metric(
-            "echoes_feeds_total",
-            "counter",
-            "Sensor feeds accepted since start.",
-            g(&self.feeds_total),
-        );
-        metric(
-            "echoes_feeds_refused_total",
-            "counter",
-            "Feed connections refused (too many feeds).",
-            g(&self.feeds_refused),
-        );
-        metric(
-            "echoes_lines_accepted_total",
-            "counter",
-            "Ingest lines accepted.",
-            g(&self.lines_accepted),
-        );
-        metric(
-            "echoes_records_chained_total",
-            "counter",
-            "Records appended to the chain.",
-            g(&self.records_chained),
-        );
-        metric(
-            "echoes_chain_head_seq",
-            "gauge",
-            "Seq of the newest chained record.",
-            head_seq,
-        );
-        metric(
-            "echoes_batches_total",
-            "counter",
-            "Batches (frames) produced by the chain stage.",
-            g(&self.batches),
-        );
-        metric(
-            "echoes_clients_connected",
-            "gauge",
-            "WebSocket clients connected now.",
-            g(&self.clients_connected),
-        );
-        metric(
-            "echoes_clients_total",
-            "counter",
-            "WebSocket clients accepted since start.",
-            g(&self.clients_total),
-        );
-        metric(
-            "echoes_frames_sent_total",
-            "counter",
-            "WebSocket frames sent.",
-            g(&self.frames_sent),
-        );
-        metric(
-            "echoes_client_gaps_total",
-            "counter",
-            "Gap notices sent to lagging clients.",
-            g(&self.client_gaps),
-        );
-        metric(
-            "echoes_records_skipped_total",
-            "counter",
-            "Records not sent to lagging clients.",
-            g(&self.records_skipped),
-        );
+        }
         let _ = writeln!(
             out,
             "# HELP echoes_lines_refused_total Ingest lines refused, by reason."

@@ -135,7 +135,7 @@ async fn a_bad_line_is_answered_and_the_feed_goes_on() {
         errs,
         [
             "ERR 2 field \"v\" must be a number",
-            "ERR 4 invalid JSON: expected ident at line 1 column 2",
+            "ERR 4 influx line protocol: field \"json\" has no value",
             "ERR 5 line longer than 100 bytes",
             "ERR 7 line is not valid UTF-8",
         ]
@@ -158,7 +158,7 @@ async fn a_bad_line_is_answered_and_the_feed_goes_on() {
         "echoes_lines_accepted_total 4",
         "echoes_records_chained_total 4",
         "echoes_lines_refused_total{kind=\"bad_field\"} 1",
-        "echoes_lines_refused_total{kind=\"bad_json\"} 1",
+        "echoes_lines_refused_total{kind=\"bad_influx\"} 1",
         "echoes_lines_refused_total{kind=\"too_long\"} 1",
         "echoes_lines_refused_total{kind=\"not_utf8\"} 1",
         "echoes_feeds_connected 2",
@@ -425,4 +425,94 @@ async fn an_independent_verifier_accepts_the_stream_and_pinpoints_tampering() {
         run(&tampered),
         (false, "invalid: seq 42: hash mismatch".to_string())
     );
+}
+
+/// Influx line protocol as Telegraf and the client libraries write it, mixed with JSON on one
+/// feed: every line arrives intact, string fields are refused or (if asked) dropped and counted.
+#[tokio::test]
+async fn influx_lines_arrive_intact() {
+    for strings in [
+        echoes_proto::StringFields::Reject,
+        echoes_proto::StringFields::Drop,
+    ] {
+        let relay = TestRelay::start(Config {
+            influx_strings: strings,
+            ..Config::default()
+        })
+        .await;
+        let (mut client, _) = relay.client("").await;
+        let conn = relay.feed().await;
+        let (read, mut write) = conn.into_split();
+        let mut replies = BufReader::new(read).lines();
+        let lines = "# telegraf\n\
+            cpu,cpu=cpu-total,host=gw-1 usage_idle=97.25,usage_user=1.5 1700000000000000000\n\
+            {\"sensor_id\":5,\"asset\":\"pump-01\",\"temperature\":40.5,\"timestamp\":1700000000.5}\n\
+            pump,asset=pump-01,sensor_id=5 vibration=0.031,running=true,starts=17i 1700000001000000000\n\
+            weather,location=us\\ west temperature=82.5,status=\"sunny, warm\" 1465839830100400200\n\
+            disk,host=gw-1,path=/ free=1234567890u,used_percent=12.5\n";
+        write.write_all(lines.as_bytes()).await.unwrap();
+        let expected = if strings == echoes_proto::StringFields::Drop {
+            5
+        } else {
+            4
+        };
+        let got = records(&client.frames_until(expected).await);
+        let shapes: Vec<(String, u32, Vec<(String, f64)>)> = got
+            .iter()
+            .map(|c| {
+                let fields = c
+                    .record
+                    .fields()
+                    .iter()
+                    .map(|f| (f.name.clone(), f.value))
+                    .collect();
+                (c.record.asset().to_string(), c.record.sensor_id(), fields)
+            })
+            .collect();
+        let f = |pairs: &[(&str, f64)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect::<Vec<_>>()
+        };
+        let mut want = vec![
+            (
+                "cpu,cpu=cpu-total,host=gw-1".to_string(),
+                0,
+                f(&[("usage_idle", 97.25), ("usage_user", 1.5)]),
+            ),
+            ("pump-01".to_string(), 5, f(&[("temperature", 40.5)])),
+            (
+                "pump-01".to_string(),
+                5,
+                f(&[("running", 1.0), ("starts", 17.0), ("vibration", 0.031)]),
+            ),
+        ];
+        if strings == echoes_proto::StringFields::Drop {
+            want.push((
+                "weather,location=us west".to_string(),
+                0,
+                f(&[("temperature", 82.5)]),
+            ));
+        }
+        want.push((
+            "disk,host=gw-1,path=/".to_string(),
+            0,
+            f(&[("free", 1_234_567_890.0), ("used_percent", 12.5)]),
+        ));
+        assert_eq!(shapes, want, "{strings:?}");
+        assert_eq!(got[0].record.ts_us(), 1_700_000_000_000_000);
+        assert_eq!(got[2].record.ts_us(), 1_700_000_001_000_000);
+        let (_, metrics) = relay.get("/metrics").await;
+        if strings == echoes_proto::StringFields::Reject {
+            let reply = within(replies.next_line()).await.unwrap().unwrap();
+            assert_eq!(reply, "ERR 5 field \"status\" must be a number");
+        } else {
+            assert!(
+                metrics.contains("echoes_fields_dropped_total 1"),
+                "{metrics}"
+            );
+        }
+        relay.stop().await;
+    }
 }
