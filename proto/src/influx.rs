@@ -30,7 +30,7 @@ fn err(msg: impl Into<String>) -> IngestError {
 
 /// Reads one token up to an unescaped byte in `stops`; `\` escapes any byte in `escapable`
 /// (a backslash before anything else is a literal backslash, as Influx reads it).
-fn token<'a>(s: &mut &'a [u8], stops: &[u8], escapable: &[u8]) -> Vec<u8> {
+fn token(s: &mut &[u8], stops: &[u8], escapable: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < s.len() {
