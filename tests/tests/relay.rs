@@ -427,6 +427,9 @@ async fn an_independent_verifier_accepts_the_stream_and_pinpoints_tampering() {
     );
 }
 
+/// A record as (asset, sensor id, fields).
+type Shape = (String, u32, Vec<(String, f64)>);
+
 /// Influx line protocol as Telegraf and the client libraries write it, mixed with JSON on one
 /// feed: every line arrives intact, string fields are refused or (if asked) dropped and counted.
 #[tokio::test]
@@ -457,7 +460,7 @@ async fn influx_lines_arrive_intact() {
             4
         };
         let got = records(&client.frames_until(expected).await);
-        let shapes: Vec<(String, u32, Vec<(String, f64)>)> = got
+        let shapes: Vec<Shape> = got
             .iter()
             .map(|c| {
                 let fields = c
