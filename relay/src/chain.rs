@@ -13,6 +13,7 @@ use echoes_proto::wire::encode_records;
 use echoes_proto::{ChainedRecord, Chainer, Frame, Hash, Record};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::journal::{Journal, Recovered};
 use crate::{Config, Stats};
 
 /// Consecutive chained records, encoded for the wire at most once per encoding, however many
@@ -118,6 +119,7 @@ impl Hub {
 
 pub struct Chain {
     chainer: Chainer,
+    journal: Option<Journal>,
     config: Arc<Config>,
     stats: Arc<Stats>,
     batches: broadcast::Sender<Arc<Batch>>,
@@ -127,8 +129,16 @@ pub struct Chain {
 }
 
 impl Chain {
-    pub fn new(config: Arc<Config>, stats: Arc<Stats>) -> Chain {
-        let chainer = Chainer::new();
+    /// A chain stage; with a journal, the chain continues from where the journal ends.
+    pub fn new(
+        config: Arc<Config>,
+        stats: Arc<Stats>,
+        journal: Option<(Journal, Recovered)>,
+    ) -> Chain {
+        let (chainer, journal) = match journal {
+            Some((j, r)) => (Chainer::resume(r.next_seq, r.head), Some(j)),
+            None => (Chainer::new(), None),
+        };
         let (head_tx, head_rx) = watch::channel(Head {
             seq: chainer.next_seq() - 1,
             hash: chainer.head(),
@@ -136,6 +146,7 @@ impl Chain {
         let (batches, _) = broadcast::channel(config.fanout_queue);
         Chain {
             chainer,
+            journal,
             config,
             stats,
             batches,
@@ -154,13 +165,29 @@ impl Chain {
     }
 
     /// Chains records until every sender (every feed) is gone, so what was accepted before a
-    /// shutdown is still chained and published.
-    pub async fn run(mut self, mut records: mpsc::Receiver<Record>) {
+    /// shutdown is still chained and published. Runs on a blocking thread: journal writes and
+    /// fsyncs must not hold up the async workers. A journal write error ends it: a relay that
+    /// cannot persist stops rather than publish records it could lose.
+    pub fn run(mut self, mut records: mpsc::Receiver<Record>) -> std::io::Result<()> {
         let mut queued = Vec::with_capacity(self.config.max_batch);
-        while records.recv_many(&mut queued, self.config.max_batch).await > 0 {
+        while let Some(first) = records.blocking_recv() {
+            queued.push(first);
+            // Whatever else is already waiting joins the batch.
+            while queued.len() < self.config.max_batch {
+                match records.try_recv() {
+                    Ok(r) => queued.push(r),
+                    Err(_) => break,
+                }
+            }
             let prev_hash = self.chainer.head();
             let chained: Vec<ChainedRecord> =
                 queued.drain(..).map(|r| self.chainer.append(r)).collect();
+            if let Some(journal) = &mut self.journal {
+                journal.append(&prev_hash, &chained)?;
+                self.stats
+                    .journal_bytes
+                    .store(journal.size_bytes(), Relaxed);
+            }
             self.stats
                 .records_chained
                 .fetch_add(chained.len() as u64, Relaxed);
@@ -182,5 +209,6 @@ impl Chain {
             drop(recent);
         }
         tracing::debug!(head = self.chainer.next_seq() - 1, "chain stage ended");
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use echoes_proto::StringFields;
 
+use crate::journal::JournalConfig;
 use crate::sim::SimConfig;
 
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct Config {
     /// Newest records every new client is sent first, so it shows the latest readings at once
     /// (at least the newest batch is kept, whatever its size).
     pub backlog_records: usize,
+    /// Durable journal (directory, fsync, retention); `None`: records live in memory only.
+    pub journal: Option<JournalConfig>,
     /// Directory with the built app (`trunk build` output); `None`: no app is served.
     pub dist: Option<PathBuf>,
     /// Start the built-in simulator against our own ingest port.
@@ -42,6 +45,7 @@ impl Default for Config {
             max_batch: 1024,
             fanout_queue: 1024,
             backlog_records: 4096,
+            journal: None,
             dist: None,
             demo: None,
             relay_name: concat!("echoes-relay ", env!("CARGO_PKG_VERSION")).to_string(),

@@ -10,6 +10,7 @@
 //! (`gap {from, to}`); the stream then continues, and the next `records` frame carries the
 //! `prev_hash` it re-anchors on.
 
+use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::{Batch, Hub, Subscription};
+use crate::journal::JournalReader;
 use crate::Stats;
 
 /// Frame encoding chosen by the client (`/ws?format=json`).
@@ -54,6 +56,7 @@ pub async fn serve<S, R, E>(
     sink: S,
     stream: R,
     hub: Hub,
+    resume: Resume,
     format: Format,
     relay_name: String,
     stats: Arc<Stats>,
@@ -71,6 +74,7 @@ pub async fn serve<S, R, E>(
     let mut send = tokio::spawn(send_loop(
         sink,
         subscription,
+        resume,
         format,
         relay_name,
         stats.clone(),
@@ -84,11 +88,24 @@ pub async fn serve<S, R, E>(
     stats.clients_connected.fetch_sub(1, Relaxed);
 }
 
-/// Sends `hello`, the recent backlog, then every new batch, with `gap` notices where the client
-/// fell behind. On `shutdown` it sends a close frame.
+/// Where a client wants its stream to start (`/ws?from=N`), and the journal to read the past from.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    pub from: Option<u64>,
+    pub journal: Option<PathBuf>,
+}
+
+/// Records read from the journal per frame when resuming.
+const REPLAY_BATCH: usize = 1024;
+
+/// Sends `hello`; then, for a client that asked to start at seq N, every record from N on (from
+/// the journal, then the in-memory backlog) or else the recent backlog; then every new batch, with
+/// `gap` notices where the client fell behind or where the journal no longer reaches back. On
+/// `shutdown` it sends a close frame.
 pub async fn send_loop<S: Sink<Message> + Unpin>(
     mut sink: S,
     subscription: Subscription,
+    resume: Resume,
     format: Format,
     relay_name: String,
     stats: Arc<Stats>,
@@ -108,7 +125,30 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
     // The first seq this client has not been sent yet and is owed.
     let mut owed = head.seq + 1;
     let mut lagged = false;
-    let mut next = Some(format.frame(&hello));
+    if !send(&mut sink, format.frame(&hello), &stats, &shutdown).await {
+        return finish(sink).await;
+    }
+    let mut backlog = backlog;
+    if let Some(from) = resume.from.map(|f| f.clamp(1, head.seq + 1)) {
+        let backlog_first = backlog.first().map_or(head.seq + 1, |b| b.first_seq());
+        if from < backlog_first {
+            let replayed = replay(
+                &mut sink,
+                from,
+                backlog_first - 1,
+                resume.journal,
+                format,
+                &stats,
+                &shutdown,
+            )
+            .await;
+            if !replayed {
+                return finish(sink).await;
+            }
+        }
+        backlog = trim(backlog, from);
+    }
+    let mut next = None;
     let mut backlog = backlog.into_iter();
     loop {
         if let Some(msg) = next.take() {
@@ -159,6 +199,28 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
             Err(RecvError::Closed) => break, // the chain stage ended: the relay is stopping
         }
     }
+    finish(sink).await
+}
+
+/// Sends one message unless `shutdown` comes first; false if it was not sent.
+async fn send<S: Sink<Message> + Unpin>(
+    sink: &mut S,
+    msg: Message,
+    stats: &Stats,
+    shutdown: &CancellationToken,
+) -> bool {
+    let sent = tokio::select! {
+        _ = shutdown.cancelled() => return false,
+        sent = sink.send(msg) => sent,
+    };
+    if sent.is_ok() {
+        stats.frames_sent.fetch_add(1, Relaxed);
+    }
+    sent.is_ok()
+}
+
+/// Says goodbye with a close frame (the socket may already be gone; then nothing happens).
+async fn finish<S: Sink<Message> + Unpin>(mut sink: S) {
     let _ = sink
         .send(Message::Close(Some(CloseFrame {
             code: GOING_AWAY,
@@ -166,6 +228,85 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
         })))
         .await;
     let _ = sink.close().await;
+}
+
+/// The backlog from seq `from` on: older batches dropped, the one holding `from` cut there.
+fn trim(backlog: Vec<Arc<Batch>>, from: u64) -> Vec<Arc<Batch>> {
+    backlog
+        .into_iter()
+        .filter(|b| b.last_seq() >= from)
+        .map(|b| {
+            if b.first_seq() >= from {
+                return b;
+            }
+            let i = (from - b.first_seq()) as usize;
+            Arc::new(Batch::new(b.records[i - 1].hash, b.records[i..].to_vec()))
+        })
+        .collect()
+}
+
+/// Sends records `from ..= to` from the journal, preceded by a `gap` for whatever part of that
+/// range the journal no longer holds (or all of it, without a journal). False if the client or
+/// the relay went away meanwhile.
+async fn replay<S: Sink<Message> + Unpin>(
+    sink: &mut S,
+    from: u64,
+    to: u64,
+    journal: Option<PathBuf>,
+    format: Format,
+    stats: &Stats,
+    shutdown: &CancellationToken,
+) -> bool {
+    let reader = match journal {
+        Some(dir) => tokio::task::spawn_blocking(move || JournalReader::open(&dir, from))
+            .await
+            .ok()
+            .and_then(|r| {
+                r.map_err(|e| tracing::warn!("journal read failed: {e}"))
+                    .ok()
+            })
+            .flatten(),
+        None => None,
+    };
+    let available = reader.as_ref().map_or(to + 1, |r| r.next_seq().max(from));
+    if available > from {
+        let gap = Frame::Gap {
+            from,
+            to: (available - 1).min(to),
+        };
+        stats.client_gaps.fetch_add(1, Relaxed);
+        if !send(sink, format.frame(&gap), stats, shutdown).await {
+            return false;
+        }
+    }
+    let Some(mut reader) = reader else {
+        return true;
+    };
+    loop {
+        // File reads block: keep them off the async workers.
+        let read = tokio::task::spawn_blocking(move || {
+            let chunk = reader.read(REPLAY_BATCH, to);
+            (reader, chunk)
+        })
+        .await;
+        let Ok((back, chunk)) = read else {
+            return false;
+        };
+        reader = back;
+        match chunk {
+            Ok(Some((prev_hash, records))) => {
+                let batch = Batch::new(prev_hash, records);
+                if !send(sink, format.batch(&batch), stats, shutdown).await {
+                    return false;
+                }
+            }
+            Ok(None) => return true,
+            Err(e) => {
+                tracing::warn!("journal read failed during a resume: {e}");
+                return false;
+            }
+        }
+    }
 }
 
 /// Reads the client's messages until it closes or fails. Nothing it sends changes the stream;

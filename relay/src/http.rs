@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router {
 struct WsParams {
     #[serde(default)]
     format: Format,
+    /// Start the stream at this seq (journal, then backlog, then live).
+    from: Option<u64>,
 }
 
 async fn ws(
@@ -62,6 +64,10 @@ async fn ws(
             sink,
             stream,
             s.hub.clone(),
+            fanout::Resume {
+                from: params.from,
+                journal: s.config.journal.as_ref().map(|j| j.dir.clone()),
+            },
             params.format,
             s.config.relay_name.clone(),
             s.stats.clone(),

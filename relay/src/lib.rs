@@ -15,6 +15,7 @@ pub mod config;
 pub mod fanout;
 pub mod http;
 pub mod ingest;
+pub mod journal;
 pub mod lines;
 pub mod sim;
 pub mod stats;
@@ -53,10 +54,33 @@ pub async fn run(
         .context("ingest listener address")?;
     let tasks = TaskTracker::new();
 
+    let journal = match &config.journal {
+        Some(jc) => {
+            let (journal, recovered) = journal::Journal::open(jc.clone())
+                .with_context(|| format!("cannot open the journal in {}", jc.dir.display()))?;
+            if recovered.truncated_bytes > 0 {
+                tracing::warn!(
+                    bytes = recovered.truncated_bytes,
+                    "journal: dropped a torn last record"
+                );
+            }
+            tracing::info!(next_seq = recovered.next_seq, dir = %jc.dir.display(), "journal opened");
+            Some((journal, recovered))
+        }
+        None => None,
+    };
     let (records_tx, records_rx) = tokio::sync::mpsc::channel(config.ingest_queue);
-    let chain = chain::Chain::new(config.clone(), stats.clone());
+    let chain = chain::Chain::new(config.clone(), stats.clone(), journal);
     let hub = chain.hub();
-    tasks.spawn(chain.run(records_rx));
+    {
+        let shutdown = shutdown.clone();
+        tasks.spawn_blocking(move || {
+            if let Err(e) = chain.run(records_rx) {
+                tracing::error!("journal write failed, stopping the relay: {e}");
+                shutdown.cancel();
+            }
+        });
+    }
 
     tasks.spawn(ingest::accept(
         listeners.ingest,

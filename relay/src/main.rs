@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use relay::journal::{Fsync, JournalConfig};
 use relay::sim::SimConfig;
 use relay::{Config, Listeners};
 use tokio::net::TcpListener;
@@ -51,11 +52,35 @@ struct ServeArgs {
     /// Batches kept for slow browsers before they get a gap notice.
     #[arg(long, default_value_t = 1024)]
     fanout_queue: usize,
+    /// Directory of the durable journal: every record is written there before it is sent, a
+    /// restart continues the same chain, and clients can resume with /ws?from=SEQ. Without it,
+    /// records live in memory only.
+    #[arg(long, env = "ECHOES_JOURNAL")]
+    journal: Option<PathBuf>,
+    /// When journal writes reach the disk: `always` (fsync each batch before it is sent) or
+    /// `never` (left to the OS: survives a process crash, not a power cut).
+    #[arg(long, value_enum, default_value_t = FsyncArg::Always)]
+    fsync: FsyncArg,
+    /// Journal segment size in MiB; retention deletes whole segments.
+    #[arg(long, default_value_t = 64)]
+    segment_mib: u64,
+    /// Keep at most this many MiB of journal (oldest segments deleted first).
+    #[arg(long)]
+    retain_mib: Option<u64>,
+    /// Delete journal segments older than this many hours.
+    #[arg(long)]
+    retain_hours: Option<u64>,
     /// Also run the built-in simulator against this relay.
     #[arg(long)]
     demo: bool,
     #[command(flatten)]
     sim: SimFlags,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FsyncArg {
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -152,6 +177,18 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
         max_feeds: args.max_feeds,
         fanout_queue: args.fanout_queue,
         dist,
+        journal: args.journal.map(|dir| JournalConfig {
+            dir,
+            fsync: match args.fsync {
+                FsyncArg::Always => Fsync::Always,
+                FsyncArg::Never => Fsync::Never,
+            },
+            segment_bytes: args.segment_mib << 20,
+            retain_bytes: args.retain_mib.map(|m| m << 20),
+            retain_age: args
+                .retain_hours
+                .map(|h| std::time::Duration::from_secs(h * 3600)),
+        }),
         demo: args.demo.then(|| args.sim.config(None)),
         ..Config::default()
     };

@@ -14,6 +14,7 @@ pub struct Stats {
     /// Influx string fields dropped (`--influx-strings drop`).
     pub fields_dropped: AtomicU64,
     pub records_chained: AtomicU64,
+    pub journal_bytes: AtomicU64,
     pub batches: AtomicU64,
     pub clients_connected: AtomicU64,
     pub clients_total: AtomicU64,
@@ -48,6 +49,7 @@ impl Stats {
             ("echoes_lines_accepted_total", "counter", "Ingest lines accepted.", g(&self.lines_accepted)),
             ("echoes_fields_dropped_total", "counter", "Influx string fields dropped from accepted lines.", g(&self.fields_dropped)),
             ("echoes_records_chained_total", "counter", "Records appended to the chain.", g(&self.records_chained)),
+            ("echoes_journal_bytes", "gauge", "Bytes in the journal's segments.", g(&self.journal_bytes)),
             ("echoes_chain_head_seq", "gauge", "Seq of the newest chained record.", head_seq),
             ("echoes_batches_total", "counter", "Batches (frames) produced by the chain stage.", g(&self.batches)),
             ("echoes_clients_connected", "gauge", "WebSocket clients connected now.", g(&self.clients_connected)),

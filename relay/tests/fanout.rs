@@ -34,10 +34,10 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
             ..Config::default()
         });
         let stats = Arc::new(Stats::default());
-        let chain = Chain::new(config.clone(), stats.clone());
+        let chain = Chain::new(config.clone(), stats.clone(), None);
         let hub = chain.hub();
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let chain_task = tokio::spawn(chain.run(rx));
+        let chain_task = tokio::task::spawn_blocking(move || chain.run(rx));
 
         // A sink with room for one message, read only later: the send loop blocks on its first
         // batch, as it would on a stuck socket.
@@ -47,6 +47,7 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
         let sender = tokio::spawn(send_loop(
             PollSender::new(sink_tx),
             subscription,
+            Default::default(),
             format,
             "test".into(),
             stats.clone(),
@@ -57,7 +58,7 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
             tx.send(record(i)).await.unwrap();
         }
         drop(tx);
-        chain_task.await.unwrap(); // every record is chained and published
+        chain_task.await.unwrap().unwrap(); // every record is chained and published
 
         let mut frames = Vec::new();
         while let Some(msg) = client.recv().await {
@@ -109,10 +110,10 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
 async fn a_closing_client_ends_both_halves() {
     let config = Arc::new(Config::default());
     let stats = Arc::new(Stats::default());
-    let chain = Chain::new(config.clone(), stats.clone());
+    let chain = Chain::new(config.clone(), stats.clone(), None);
     let hub = chain.hub();
     let (_tx, rx) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(chain.run(rx));
+    tokio::task::spawn_blocking(move || chain.run(rx));
     let (sink_tx, mut sink_rx) = tokio::sync::mpsc::channel::<Message>(8);
     let incoming = futures_util::stream::iter([
         Ok::<_, std::io::Error>(Message::Text("hi".into())),
@@ -122,6 +123,7 @@ async fn a_closing_client_ends_both_halves() {
         PollSender::new(sink_tx),
         incoming.boxed(),
         hub,
+        Default::default(),
         Format::Binary,
         "test".into(),
         stats.clone(),
