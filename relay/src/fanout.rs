@@ -56,9 +56,7 @@ pub async fn serve<S, R, E>(
     sink: S,
     stream: R,
     hub: Hub,
-    resume: Resume,
-    format: Format,
-    relay_name: String,
+    session: Session,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
 ) where
@@ -74,9 +72,7 @@ pub async fn serve<S, R, E>(
     let mut send = tokio::spawn(send_loop(
         sink,
         subscription,
-        resume,
-        format,
-        relay_name,
+        session,
         stats.clone(),
         done.clone(),
     ));
@@ -88,11 +84,16 @@ pub async fn serve<S, R, E>(
     stats.clients_connected.fetch_sub(1, Relaxed);
 }
 
-/// Where a client wants its stream to start (`/ws?from=N`), and the journal to read the past from.
+/// What one client asked for, and what the relay tells it.
 #[derive(Debug, Clone, Default)]
-pub struct Resume {
+pub struct Session {
+    pub format: Format,
+    /// Where the client wants its stream to start (`/ws?from=N`).
     pub from: Option<u64>,
+    /// The journal to read the past from.
     pub journal: Option<PathBuf>,
+    /// Name and version announced in `hello`.
+    pub relay_name: String,
 }
 
 /// Records read from the journal per frame when resuming.
@@ -105,12 +106,16 @@ const REPLAY_BATCH: usize = 1024;
 pub async fn send_loop<S: Sink<Message> + Unpin>(
     mut sink: S,
     subscription: Subscription,
-    resume: Resume,
-    format: Format,
-    relay_name: String,
+    session: Session,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
 ) {
+    let Session {
+        format,
+        from,
+        journal,
+        relay_name,
+    } = session;
     let Subscription {
         backlog,
         live: mut batches,
@@ -129,14 +134,14 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
         return finish(sink).await;
     }
     let mut backlog = backlog;
-    if let Some(from) = resume.from.map(|f| f.clamp(1, head.seq + 1)) {
+    if let Some(from) = from.map(|f| f.clamp(1, head.seq + 1)) {
         let backlog_first = backlog.first().map_or(head.seq + 1, |b| b.first_seq());
         if from < backlog_first {
             let replayed = replay(
                 &mut sink,
                 from,
                 backlog_first - 1,
-                resume.journal,
+                journal,
                 format,
                 &stats,
                 &shutdown,

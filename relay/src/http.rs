@@ -64,12 +64,12 @@ async fn ws(
             sink,
             stream,
             s.hub.clone(),
-            fanout::Resume {
+            fanout::Session {
+                format: params.format,
                 from: params.from,
                 journal: s.config.journal.as_ref().map(|j| j.dir.clone()),
+                relay_name: s.config.relay_name.clone(),
             },
-            params.format,
-            s.config.relay_name.clone(),
             s.stats.clone(),
             s.shutdown.clone(),
         );

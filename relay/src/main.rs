@@ -193,9 +193,9 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
         ..Config::default()
     };
     let http_addr = http.local_addr()?;
-    tracing::info!("feeds: tcp://{}", ingest.local_addr()?);
-    // The one line a person needs: printed plainly so it stands out from the logs.
-    println!("Echoes is running: open http://{http_addr}/ in a browser (Ctrl-C to stop)");
+    let ingest_addr = ingest.local_addr()?;
+    // The one line a person needs: printed plainly, on stdout, so it stands out from the logs.
+    println!("Echoes is running: open http://{http_addr}/ in a browser (feeds: tcp://{ingest_addr}; Ctrl-C to stop)");
     relay::run(Listeners { ingest, http }, config, shutdown).await
 }
 

@@ -1,10 +1,64 @@
-//! The `echoes-relay` binary itself: `serve --demo` prints where to look, serves a growing chain,
-//! and stops cleanly on SIGTERM.
+//! The `echoes-relay` binary itself: it prints where to look, serves a growing chain, stops
+//! cleanly on SIGTERM, and survives `kill -9` with its journal.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use echoes_proto::{Follower, Frame};
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+/// A relay process and the addresses it printed.
+struct Relay {
+    child: Child,
+    http: String,
+    ingest: String,
+}
+
+fn start(args: &[&str]) -> Relay {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echoes-relay"))
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--ingest",
+            "127.0.0.1:0",
+            "--dist",
+            "/nonexistent",
+        ])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("Echoes is running: open http://127.0.0.1:"),
+        "{line}"
+    );
+    let addr = |scheme: &str| {
+        let at = line
+            .find(scheme)
+            .unwrap_or_else(|| panic!("no {scheme} in {line:?}"))
+            + scheme.len();
+        line[at..]
+            .split(['/', ';', ' '])
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    Relay {
+        http: addr("http://"),
+        ingest: addr("tcp://"),
+        child,
+    }
+}
 
 fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -16,69 +70,42 @@ fn get(addr: &str, path: &str) -> String {
     .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    out
+    out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+}
+
+fn head_seq(http: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(&get(http, "/healthz")).unwrap_or_default();
+    v["head_seq"].as_u64().unwrap_or(0)
+}
+
+fn wait_for_head(http: &str, at_least: u64) -> u64 {
+    let start = Instant::now();
+    loop {
+        let head = head_seq(http);
+        if head >= at_least {
+            return head;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "chain stuck at {head}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
 fn serve_demo_prints_its_url_chains_and_stops_on_sigterm() {
-    let mut relay = Command::new(env!("CARGO_BIN_EXE_echoes-relay"))
-        .args([
-            "serve",
-            "--demo",
-            "--http",
-            "127.0.0.1:0",
-            "--ingest",
-            "127.0.0.1:0",
-            "--rate",
-            "20",
-        ])
-        .args(["--dist", "/nonexistent"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(relay.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"));
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    assert!(
-        line.starts_with("Echoes is running: open http://127.0.0.1:"),
-        "{line}"
-    );
-
+    let mut relay = start(&["--demo", "--rate", "20"]);
     // The built-in simulator (100 sensors at 20 Hz) feeds it: the chain grows past 500.
-    let start = Instant::now();
-    loop {
-        let health = get(&addr, "/healthz");
-        let body = health.split("\r\n\r\n").nth(1).unwrap_or_default();
-        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-        if v["head_seq"].as_u64().unwrap_or(0) >= 500 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "chain did not grow: {health}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-
+    wait_for_head(&relay.http, 500);
     let status = Command::new("kill")
-        .args(["-TERM", &relay.id().to_string()])
+        .args(["-TERM", &relay.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let start = Instant::now();
     let exit = loop {
-        if let Some(exit) = relay.try_wait().unwrap() {
+        if let Some(exit) = relay.child.try_wait().unwrap() {
             break exit;
         }
         assert!(
@@ -88,4 +115,89 @@ fn serve_demo_prints_its_url_chains_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit status {exit}");
+}
+
+/// Reads `/ws?from=1&format=json` until `last`, returning every frame.
+async fn frames_from_genesis(http: &str, last: u64) -> Vec<Frame> {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{http}/ws?from=1&format=json"))
+            .await
+            .unwrap();
+    let mut frames = Vec::new();
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = msg else { continue };
+        let frame = Frame::from_json(&text).unwrap();
+        let done =
+            matches!(&frame, Frame::Records { records, .. } if records.last().unwrap().seq >= last);
+        frames.push(frame);
+        if done {
+            return frames;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_stream_then_restart_gives_one_continuous_valid_chain() {
+    let dir = std::env::temp_dir().join(format!("echoes-kill9-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let journal = ["--journal", dir.to_str().unwrap()];
+    let mut relay = start(&journal);
+
+    // A feed writing as fast as it can, until the relay dies under it.
+    let ingest = relay.ingest.clone();
+    let writer = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(ingest).unwrap();
+        let mut sent = 0u64;
+        for chunk in 0..10_000u64 {
+            let lines: String = (0..100)
+                .map(|i| {
+                    format!(
+                        "{{\"sensor_id\":{i},\"asset\":\"a-{}\",\"v\":{}}}\n",
+                        chunk % 7,
+                        chunk * 100 + i
+                    )
+                })
+                .collect();
+            if s.write_all(lines.as_bytes()).is_err() {
+                break;
+            }
+            sent += 100;
+        }
+        sent
+    });
+    // Every record the relay has published before the kill must survive it.
+    let http = relay.http.clone();
+    let seen = tokio::task::spawn_blocking(move || wait_for_head(&http, 20_000))
+        .await
+        .unwrap();
+    relay.child.kill().unwrap(); // SIGKILL: no chance to flush or close anything
+    relay.child.wait().unwrap();
+    writer.join().unwrap();
+
+    let relay = start(&journal);
+    let recovered = head_seq(&relay.http);
+    assert!(
+        recovered >= seen,
+        "published {seen} before the kill, recovered {recovered}"
+    );
+    let mut feed = TcpStream::connect(&relay.ingest).unwrap();
+    feed.write_all(b"{\"sensor_id\":1,\"v\":1}\n").unwrap();
+    let frames = frames_from_genesis(&relay.http, recovered + 1).await;
+    let mut follower = Follower::from_genesis();
+    let errors: Vec<_> = frames.iter().flat_map(|f| follower.frame(f)).collect();
+    assert_eq!(errors, vec![]);
+    assert_eq!(follower.verifier().verified(), recovered + 1);
+    assert_eq!(follower.gaps(), &[]);
+    stop(relay);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn stop(mut relay: Relay) {
+    let _ = relay.child.kill();
+    let _ = relay.child.wait();
 }

@@ -7,7 +7,7 @@ use axum::extract::ws::Message;
 use echoes_proto::{Follower, Frame, Record};
 use futures_util::StreamExt;
 use relay::chain::Chain;
-use relay::fanout::{send_loop, Format};
+use relay::fanout::{send_loop, Format, Session};
 use relay::{Config, Stats};
 use tokio_util::sync::{CancellationToken, PollSender};
 
@@ -23,8 +23,8 @@ fn decode(msg: Message) -> Frame {
     }
 }
 
-/// A client that reads nothing while 100 batches pass a queue of 4 gets a gap notice naming
-/// exactly what it missed, then the newest batches, and its chain still verifies around the gap.
+/// A client that reads nothing while 100 batches pass a queue of 4 gets gap notices naming
+/// exactly what it missed, then the newest batches, and its chain still verifies around the gaps.
 #[tokio::test]
 async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
     for format in [Format::Binary, Format::Json] {
@@ -47,9 +47,11 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
         let sender = tokio::spawn(send_loop(
             PollSender::new(sink_tx),
             subscription,
-            Default::default(),
-            format,
-            "test".into(),
+            Session {
+                format,
+                relay_name: "test".into(),
+                ..Session::default()
+            },
             stats.clone(),
             shutdown.clone(),
         ));
@@ -81,7 +83,8 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
                 _ => None,
             })
             .collect();
-        assert_eq!(gaps.len(), 1, "{format:?}: {frames:?}");
+        // How many times it falls behind depends on scheduling; at least once, surely.
+        assert!(!gaps.is_empty(), "{format:?}: {frames:?}");
         // Every seq is either delivered once or inside the announced gap.
         let mut seen: Vec<u64> = frames
             .iter()
@@ -90,7 +93,9 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
                 _ => vec![],
             })
             .collect();
-        seen.extend(gaps[0].0..=gaps[0].1);
+        for (from, to) in &gaps {
+            seen.extend(*from..=*to);
+        }
         seen.sort();
         assert_eq!(seen, (1..=100).collect::<Vec<_>>(), "{format:?}");
         let mut follower = Follower::from_genesis();
@@ -123,9 +128,7 @@ async fn a_closing_client_ends_both_halves() {
         PollSender::new(sink_tx),
         incoming.boxed(),
         hub,
-        Default::default(),
-        Format::Binary,
-        "test".into(),
+        Session::default(),
         stats.clone(),
         CancellationToken::new(),
     );

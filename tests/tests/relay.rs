@@ -519,3 +519,111 @@ async fn influx_lines_arrive_intact() {
         relay.stop().await;
     }
 }
+
+fn temp_journal(name: &str) -> relay::journal::JournalConfig {
+    let dir = std::env::temp_dir().join(format!("echoes-it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    relay::journal::JournalConfig {
+        segment_bytes: 16 * 1024,
+        ..relay::journal::JournalConfig::new(dir)
+    }
+}
+
+/// `/ws?from=N` gives every record from N on, from the journal, the backlog and then live, with
+/// no gap and no duplicate; a relay restarted on the same journal continues the same chain.
+#[tokio::test]
+async fn clients_resume_from_any_seq_across_a_restart() {
+    let journal = temp_journal("resume");
+    let config = || Config {
+        journal: Some(journal.clone()),
+        backlog_records: 100,
+        max_batch: 50,
+        ..Config::default()
+    };
+    let relay = TestRelay::start(config()).await;
+    let (mut witness, _) = relay.client("").await;
+    let mut feed = relay.feed().await;
+    let lines: String = (1..=2000)
+        .map(|i| format!("{{\"sensor_id\":{},\"v\":{i}}}\n", i % 10))
+        .collect();
+    feed.write_all(lines.as_bytes()).await.unwrap();
+    let all = records(&witness.frames_until(2000).await);
+
+    for (from, format) in [
+        (1, ""),
+        (777, "&format=json"),
+        (1950, ""),
+        (2000, "&format=json"),
+    ] {
+        let (mut client, _) = relay.client(&format!("?from={from}{format}")).await;
+        let frames = client.frames_until(2001 - from as usize).await;
+        let got = records(&frames);
+        assert_eq!(got, all[from as usize - 1..], "from {from}");
+        let mut follower = if from == 1 {
+            Follower::from_genesis()
+        } else {
+            Follower::new()
+        };
+        assert_eq!(verify(&mut follower, &frames), vec![], "from {from}");
+    }
+    drop(feed);
+    relay.stop().await;
+
+    // Same journal, new process: the chain goes on from 2001, linked to the old head.
+    let relay = TestRelay::start(config()).await;
+    let (mut client, hello) = relay.client("?from=1").await;
+    assert!(
+        matches!(hello, Frame::Hello { head_seq: 2000, .. }),
+        "{hello:?}"
+    );
+    let mut feed = relay.feed().await;
+    feed.write_all(b"{\"sensor_id\":1,\"v\":-1}\n")
+        .await
+        .unwrap();
+    let frames = client.frames_until(2001).await;
+    let got = records(&frames);
+    assert_eq!(got[..2000], all[..]);
+    assert_eq!(got[2000].seq, 2001);
+    assert_eq!(verify(&mut Follower::from_genesis(), &frames), vec![]);
+    // Beyond the head: just the live stream.
+    let (mut ahead, _) = relay.client("?from=999999").await;
+    feed.write_all(b"{\"sensor_id\":1,\"v\":-2}\n")
+        .await
+        .unwrap();
+    let next = records(&ahead.frames_until(1).await);
+    assert_eq!(next[0].seq, 2002);
+    relay.stop().await;
+    std::fs::remove_dir_all(&journal.dir).unwrap();
+}
+
+/// Where retention (or no journal at all) no longer reaches back, the client is told so with a
+/// gap notice, then gets what there is.
+#[tokio::test]
+async fn a_resume_past_what_is_kept_gets_a_gap_notice() {
+    let relay = TestRelay::start(Config {
+        backlog_records: 10,
+        max_batch: 5,
+        ..Config::default()
+    })
+    .await;
+    let (mut witness, _) = relay.client("").await;
+    let mut feed = relay.feed().await;
+    let lines: String = (1..=100)
+        .map(|i| format!("{{\"sensor_id\":1,\"v\":{i}}}\n"))
+        .collect();
+    feed.write_all(lines.as_bytes()).await.unwrap();
+    witness.frames_until(100).await;
+    let (mut client, _) = relay.client("?from=20").await;
+    let first = client.frame().await.unwrap();
+    let Frame::Gap { from, to } = first else {
+        panic!("expected a gap, got {first:?}")
+    };
+    assert_eq!(from, 20);
+    let frames = client.frames_until((100 - to) as usize).await;
+    let got = records(&frames);
+    assert_eq!(got.first().unwrap().seq, to + 1);
+    assert_eq!(got.last().unwrap().seq, 100);
+    assert!(100 - to <= 15, "only the backlog is left: {to}");
+    assert_eq!(verify(&mut Follower::new(), &frames), vec![]);
+    relay.stop().await;
+}
