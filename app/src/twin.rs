@@ -62,7 +62,8 @@ pub enum Integrity {
 pub enum Event {
     /// A broken link.
     Chain(ChainError),
-    /// The relay announced it skipped records for this client (it fell behind).
+    /// The relay announced it will not send these records (this client fell behind, or the
+    /// relay no longer keeps them).
     Skipped { from: u64, to: u64 },
     /// Records chained while this client was disconnected.
     Missed { from: u64, to: u64 },
@@ -100,9 +101,20 @@ impl Twin {
         Twin::default()
     }
 
-    /// Call when a new connection opens: its stream continues wherever the relay is now, so the
-    /// verifier re-anchors and what was missed meanwhile is reported, not flagged as tampering.
-    pub fn reconnected(&mut self) {
+    /// The seq to ask the relay to resume from (`/ws?from=N`) on the next connection, so the
+    /// stream continues exactly where this twin stopped; `None` before the first record.
+    pub fn resume_from(&self) -> Option<u64> {
+        (self.records > 0).then_some(self.head + 1)
+    }
+
+    /// Call when a new connection opens. `resumed`: it was opened with [`Twin::resume_from`], so
+    /// its first record links to our head and verification carries on across the reconnect.
+    /// Otherwise its stream continues wherever the relay is now: the verifier re-anchors and what
+    /// was missed meanwhile is reported, not flagged as tampering.
+    pub fn reconnected(&mut self, resumed: bool) {
+        if resumed {
+            return;
+        }
         self.follower.rejoin();
         if self.records > 0 {
             self.rejoined_at = Some(self.head + 1);

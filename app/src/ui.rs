@@ -95,16 +95,28 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Keeps one WebSocket open to the relay, reconnecting with capped exponential backoff.
+/// `url` with `from=N` added to its query.
+fn with_from(url: &str, from: u64) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}from={from}")
+}
+
+/// Keeps one WebSocket open to the relay, reconnecting with capped exponential backoff. Each
+/// reconnect asks the relay to resume right after the last record this browser has (`?from=`),
+/// so the twin has no hole and the chain is verified across the reconnect. A relay that tells
+/// this browser it fell behind (`gap`) is asked again, at once, from where it fell behind.
 async fn connection(live: Live) {
-    let url = live.url.get_value();
+    let base = live.url.get_value();
     let mut attempt = 0u32;
     loop {
         live.conn.set(Conn::Connecting);
+        let from = live.twin.with_value(Twin::resume_from);
+        let url = from.map_or_else(|| base.clone(), |f| with_from(&base, f));
+        let mut refetch = false;
         if let Ok(ws) = WebSocket::open(&url) {
             // The write half is unused, but dropping it would close the socket.
             let (_write, mut read) = ws.split();
-            let mut first = true;
+            let mut frames = 0u64;
             while let Some(Ok(msg)) = read.next().await {
                 let frame = match msg {
                     Message::Bytes(b) => Frame::from_binary(&b),
@@ -118,22 +130,31 @@ async fn connection(live: Live) {
                         continue;
                     }
                 };
-                if first {
-                    first = false;
+                frames += 1;
+                if frames == 1 {
                     attempt = 0;
-                    live.twin.update_value(Twin::reconnected);
+                    live.twin.update_value(|t| t.reconnected(from.is_some()));
                     live.conn.set(Conn::Live);
+                }
+                // A gap right after hello answers our `from`: the relay no longer has those
+                // records, and the twin reports it. A gap later means we fell behind: fetch it.
+                if matches!(frame, Frame::Gap { .. }) && frames > 2 {
+                    refetch = true;
+                    break;
                 }
                 apply(live, &frame);
             }
         }
+        if refetch {
+            continue;
+        }
         attempt += 1;
         // 0.5 s, 1 s, 2 s … capped at 15 s, with jitter so a fleet of browsers does not
         // reconnect in lockstep after a relay restart.
-        let base = 500u32
+        let base_ms = 500u32
             .saturating_mul(1 << attempt.min(5).saturating_sub(1))
             .min(15_000);
-        let delay_ms = base / 2 + (js_sys::Math::random() * base as f64 / 2.0) as u32;
+        let delay_ms = base_ms / 2 + (js_sys::Math::random() * base_ms as f64 / 2.0) as u32;
         live.conn.set(Conn::Retrying { attempt, delay_ms });
         gloo_timers::future::TimeoutFuture::new(delay_ms).await;
     }
@@ -370,7 +391,7 @@ fn Events() -> impl IntoView {
                         }
                         Event::Skipped { from, to } => (
                             "info",
-                            format!("relay skipped seq {from}–{to} (this browser fell behind)"),
+                            format!("seq {from}–{to} not sent by the relay (no longer kept)"),
                         ),
                         Event::Missed { from, to } => (
                             "info",

@@ -30,8 +30,14 @@ pub struct TestRelay {
 
 impl TestRelay {
     pub async fn start(config: Config) -> TestRelay {
-        let ingest = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        TestRelay::start_on(config, any, any).await
+    }
+
+    /// A relay on given addresses (e.g. those of a relay that was stopped, to restart it).
+    pub async fn start_on(config: Config, http: SocketAddr, ingest: SocketAddr) -> TestRelay {
+        let ingest = TcpListener::bind(ingest).await.unwrap();
+        let http = TcpListener::bind(http).await.unwrap();
         let (ingest_addr, http_addr) = (ingest.local_addr().unwrap(), http.local_addr().unwrap());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(relay::run(

@@ -2,7 +2,7 @@
 //! (`wasm-pack test --headless --chrome app`).
 
 use super::*;
-use echoes_proto::{ChainErrorKind, ChainedRecord, Chainer, Record, GENESIS};
+use echoes_proto::{ChainError, ChainErrorKind, ChainedRecord, Chainer, Record, GENESIS};
 
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -197,7 +197,7 @@ fn an_announced_gap_is_reported_but_is_not_tampering() {
 fn a_reconnect_reports_what_was_missed() {
     let records = chain(50, 3);
     let mut twin = twin_after(&[hello(0), batch(&records[..10], GENESIS)]);
-    twin.reconnected();
+    twin.reconnected(false);
     twin.apply(&hello(35), 0.0);
     twin.apply(&batch(&records[35..], records[34].hash), 0.0);
     assert_eq!(
@@ -215,7 +215,7 @@ fn a_relay_restart_starts_a_new_chain() {
     let old = chain(40, 3);
     let new = chain(5, 3);
     let mut twin = twin_after(&[hello(0), batch(&old, GENESIS)]);
-    twin.reconnected();
+    twin.reconnected(false);
     twin.apply(&hello(0), 0.0);
     twin.apply(&batch(&new, GENESIS), 0.0);
     assert_eq!(twin.events(), &[Event::Restarted { previous_head: 40 }]);
@@ -246,4 +246,47 @@ fn events_are_bounded() {
             to: 10 + 2 * 149
         }
     );
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn a_resumed_connection_keeps_verifying_across_the_reconnect() {
+    let records = chain(50, 3);
+    let mut twin = twin_after(&[hello(0), batch(&records[..10], GENESIS)]);
+    assert_eq!(twin.resume_from(), Some(11));
+    twin.reconnected(true);
+    twin.apply(&hello(50), 0.0);
+    twin.apply(&batch(&records[10..], records[9].hash), 0.0);
+    assert_eq!(
+        twin.integrity(),
+        Integrity::Verified {
+            seq: 50,
+            records: 50
+        }
+    );
+    assert_eq!(twin.events(), &[]);
+    // A resumed stream that does not link to our head is caught.
+    let other = chain(60, 4);
+    let mut twin = twin_after(&[hello(0), batch(&records[..10], GENESIS)]);
+    twin.reconnected(true);
+    twin.apply(&batch(&other[10..20], other[9].hash), 0.0);
+    assert!(matches!(
+        twin.integrity(),
+        Integrity::Broken {
+            first: ChainError { seq: 11, .. },
+            ..
+        }
+    ));
+    // If the relay no longer keeps what we missed, it says so and we re-anchor after it.
+    let mut twin = twin_after(&[hello(0), batch(&records[..10], GENESIS)]);
+    twin.reconnected(true);
+    twin.apply(&Frame::Gap { from: 11, to: 40 }, 0.0);
+    twin.apply(&batch(&records[40..], records[39].hash), 0.0);
+    assert_eq!(
+        twin.integrity(),
+        Integrity::Verified {
+            seq: 50,
+            records: 20
+        }
+    );
+    assert_eq!(twin.events(), &[Event::Skipped { from: 11, to: 40 }]);
 }
