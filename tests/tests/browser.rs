@@ -256,38 +256,72 @@ async fn a_reconnect_fills_the_gap_and_keeps_verifying() {
     };
     let feed_lines = |range: std::ops::RangeInclusive<u32>| -> String {
         range
-            .map(|i| format!("{{\"sensor_id\":{},\"asset\":\"pump-0{}\",\"v\":{i}}}\n", i % 20, i % 3))
+            .map(|i| {
+                format!(
+                    "{{\"sensor_id\":{},\"asset\":\"pump-0{}\",\"v\":{i}}}\n",
+                    i % 20,
+                    i % 3
+                )
+            })
             .collect()
     };
     let relay = TestRelay::start(config()).await;
     let (http, ingest) = (relay.http, relay.ingest);
     let browser = Browser::start().await.unwrap();
-    browser.client.goto(&format!("http://{http}/")).await.unwrap();
     browser
-        .wait_for("the page to connect", "return document.querySelector('.conn').dataset.state", |v| v == "live")
+        .client
+        .goto(&format!("http://{http}/"))
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "the page to connect",
+            "return document.querySelector('.conn').dataset.state",
+            |v| v == "live",
+        )
         .await
         .unwrap();
     let mut feed = relay.feed().await;
-    tokio::io::AsyncWriteExt::write_all(&mut feed, feed_lines(1..=300).as_bytes()).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut feed, feed_lines(1..=300).as_bytes())
+        .await
+        .unwrap();
     let count = "return Number(document.querySelector('.n-records').textContent)";
-    browser.wait_for("300 records", count, |v| v == 300).await.unwrap();
+    browser
+        .wait_for("300 records", count, |v| v == 300)
+        .await
+        .unwrap();
     drop(feed);
     relay.stop().await;
     browser
-        .wait_for("the page to notice", "return document.querySelector('.conn').dataset.state", |v| v != "live")
+        .wait_for(
+            "the page to notice",
+            "return document.querySelector('.conn').dataset.state",
+            |v| v != "live",
+        )
         .await
         .unwrap();
 
     // Back on the same addresses; 200 more records arrive before and after the page returns.
     let relay = TestRelay::start_on(config(), http, ingest).await;
     let mut feed = relay.feed().await;
-    tokio::io::AsyncWriteExt::write_all(&mut feed, feed_lines(301..=400).as_bytes()).await.unwrap();
-    browser
-        .wait_for("the page to reconnect", "return document.querySelector('.conn').dataset.state", |v| v == "live")
+    tokio::io::AsyncWriteExt::write_all(&mut feed, feed_lines(301..=400).as_bytes())
         .await
         .unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut feed, feed_lines(401..=500).as_bytes()).await.unwrap();
-    browser.wait_for("500 records", count, |v| v == 500).await.unwrap();
+    browser
+        .wait_for(
+            "the page to reconnect",
+            "return document.querySelector('.conn').dataset.state",
+            |v| v == "live",
+        )
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut feed, feed_lines(401..=500).as_bytes())
+        .await
+        .unwrap();
+    browser
+        .wait_for("500 records", count, |v| v == 500)
+        .await
+        .unwrap();
     let badge = browser
         .js("const b = document.querySelector('.badge'); return [b.dataset.integrity, b.textContent, b.title]")
         .await
@@ -295,7 +329,10 @@ async fn a_reconnect_fills_the_gap_and_keeps_verifying() {
     assert_eq!(badge[0], "verified");
     assert_eq!(badge[1], "✔ chain verified up to seq 500");
     assert_eq!(badge[2], "500 records re-hashed and linked in this browser");
-    let events = browser.js("return document.querySelectorAll('.events li').length").await.unwrap();
+    let events = browser
+        .js("return document.querySelectorAll('.events li').length")
+        .await
+        .unwrap();
     assert_eq!(events, 0);
     browser.close().await.unwrap();
     relay.stop().await;
