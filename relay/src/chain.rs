@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use echoes_proto::wire::encode_records;
-use echoes_proto::{ChainedRecord, Chainer, Frame, Hash, Record};
+use echoes_proto::{ChainedRecord, Chainer, Frame, Hash};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::ingest::Ingested;
 use crate::journal::{Journal, Recovered};
 use crate::{Config, Stats};
 
@@ -168,7 +169,7 @@ impl Chain {
     /// shutdown is still chained and published. Runs on a blocking thread: journal writes and
     /// fsyncs must not hold up the async workers. A journal write error ends it: a relay that
     /// cannot persist stops rather than publish records it could lose.
-    pub fn run(mut self, mut records: mpsc::Receiver<Record>) -> std::io::Result<()> {
+    pub fn run(mut self, mut records: mpsc::Receiver<Ingested>) -> std::io::Result<()> {
         let mut queued = Vec::with_capacity(self.config.max_batch);
         while let Some(first) = records.blocking_recv() {
             queued.push(first);
@@ -180,13 +181,26 @@ impl Chain {
                 }
             }
             let prev_hash = self.chainer.head();
-            let chained: Vec<ChainedRecord> =
-                queued.drain(..).map(|r| self.chainer.append(r)).collect();
+            let mut acks = Vec::new();
+            let chained: Vec<ChainedRecord> = queued
+                .drain(..)
+                .map(|Ingested { record, ack }| {
+                    let c = self.chainer.append(record);
+                    if let Some(ack) = ack {
+                        acks.push((ack, c.seq));
+                    }
+                    c
+                })
+                .collect();
             if let Some(journal) = &mut self.journal {
                 journal.append(&prev_hash, &chained)?;
                 self.stats
                     .journal_bytes
                     .store(journal.size_bytes(), Relaxed);
+            }
+            // Journaled (and fsynced, by policy): the feeds may forget these lines.
+            for (ack, seq) in acks {
+                ack.to.send_replace((ack.line, seq));
             }
             self.stats
                 .records_chained

@@ -13,6 +13,17 @@ pub struct Config {
     pub max_line_bytes: usize,
     /// Influx string fields: refuse the line (default) or drop them and count.
     pub influx_strings: StringFields,
+    /// Tokens a feed may present (`AUTH <token>` as its first line); empty: no authentication.
+    pub feed_tokens: Vec<String>,
+    /// Tokens a WebSocket client may present on the upgrade; empty: no authentication.
+    pub client_tokens: Vec<String>,
+    /// Origins allowed to open a WebSocket (browsers send one); empty: any. Requests without an
+    /// Origin header (not from a browser) are not affected.
+    pub allowed_origins: Vec<String>,
+    /// Most lines a second one feed may send; further lines are refused with `ERR`.
+    pub feed_rate_limit: Option<u32>,
+    /// Most WebSocket clients at once; further upgrades get 503.
+    pub max_clients: usize,
     /// Most feeds connected at once; further connections get one `ERR` line and are closed.
     pub max_feeds: usize,
     /// Records waiting between ingest and the chain stage; when full, feeds are read more
@@ -40,6 +51,11 @@ impl Default for Config {
         Config {
             max_line_bytes: 8192,
             influx_strings: StringFields::Reject,
+            feed_tokens: Vec::new(),
+            client_tokens: Vec::new(),
+            allowed_origins: Vec::new(),
+            feed_rate_limit: None,
+            max_clients: 1024,
             max_feeds: 1024,
             ingest_queue: 8192,
             max_batch: 1024,

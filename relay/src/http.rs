@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::auth;
 use crate::chain::Hub;
 use crate::fanout::{self, Format};
 use crate::{Config, Stats};
@@ -55,26 +56,55 @@ struct WsParams {
 
 async fn ws(
     upgrade: WebSocketUpgrade,
+    headers: HeaderMap,
     Query(params): Query<WsParams>,
     State(s): State<AppState>,
 ) -> Response {
-    upgrade.on_upgrade(move |socket| {
-        let (sink, stream) = socket.split();
-        let serve = fanout::serve(
-            sink,
-            stream,
-            s.hub.clone(),
-            fanout::Session {
-                format: params.format,
-                from: params.from,
-                journal: s.config.journal.as_ref().map(|j| j.dir.clone()),
-                relay_name: s.config.relay_name.clone(),
-            },
-            s.stats.clone(),
-            s.shutdown.clone(),
+    let config = &s.config;
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        if !config.allowed_origins.is_empty() && !config.allowed_origins.iter().any(|a| a == origin)
+        {
+            s.stats.auth_refused("origin");
+            tracing::warn!(origin, "WebSocket refused: origin not allowed");
+            return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+        }
+    }
+    if !config.client_tokens.is_empty() {
+        let ok = auth::upgrade_token(&headers)
+            .is_some_and(|t| auth::token_matches(&t, &config.client_tokens));
+        if !ok {
+            s.stats.auth_refused("client");
+            tracing::warn!("WebSocket refused: missing or invalid token");
+            return (StatusCode::UNAUTHORIZED, "missing or invalid token\n").into_response();
+        }
+    }
+    if s.stats.clients_connected.load(Relaxed) >= config.max_clients as u64 {
+        tracing::warn!(
+            limit = config.max_clients,
+            "WebSocket refused: too many clients"
         );
-        s.tasks.track_future(serve)
-    })
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many clients\n").into_response();
+    }
+    // A browser that offers subprotocols (to carry its token) must get one back.
+    upgrade
+        .protocols([auth::PROTOCOL])
+        .on_upgrade(move |socket| {
+            let (sink, stream) = socket.split();
+            let serve = fanout::serve(
+                sink,
+                stream,
+                s.hub.clone(),
+                fanout::Session {
+                    format: params.format,
+                    from: params.from,
+                    journal: s.config.journal.as_ref().map(|j| j.dir.clone()),
+                    relay_name: s.config.relay_name.clone(),
+                },
+                s.stats.clone(),
+                s.shutdown.clone(),
+            );
+            s.tasks.track_future(serve)
+        })
 }
 
 async fn healthz(State(s): State<AppState>) -> Json<serde_json::Value> {

@@ -11,7 +11,8 @@ use echoes_proto::{is_blank, parse_line_with, Record};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,7 +23,7 @@ use crate::{Config, Stats};
 /// Accepts feeds until `shutdown`; each feed runs in its own task on `tasks`.
 pub async fn accept(
     listener: TcpListener,
-    records: mpsc::Sender<Record>,
+    records: mpsc::Sender<Ingested>,
     config: Arc<Config>,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
@@ -68,11 +69,57 @@ async fn refuse(mut socket: TcpStream, max: usize) {
     let _ = socket.shutdown().await;
 }
 
+/// A record on its way to the chain stage, with where to acknowledge it.
+#[derive(Debug)]
+pub struct Ingested {
+    pub record: Record,
+    pub ack: Option<Ack>,
+}
+
+/// Tells a feed that its line `line` (and every line before it) is journaled, as record `seq`.
+/// A `watch` keeps only the newest value: acknowledgements are cumulative, so nothing queues up.
+#[derive(Debug, Clone)]
+pub struct Ack {
+    pub line: u64,
+    pub to: Arc<watch::Sender<(u64, u64)>>,
+}
+
+/// What one line is.
+enum Verdict {
+    Skip,
+    Record(Record),
+    Auth(String),
+    Acks(bool),
+    Refuse(&'static str, String),
+}
+
 struct Feed {
     peer: SocketAddr,
-    records: mpsc::Sender<Record>,
+    records: mpsc::Sender<Ingested>,
     config: Arc<Config>,
     stats: Arc<Stats>,
+}
+
+/// A token bucket: `rate` lines a second, bursts up to one second's worth.
+struct RateLimit {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Feed {
@@ -83,30 +130,107 @@ impl Feed {
         self.stats.feeds_connected.fetch_add(1, Relaxed);
         self.stats.feeds_total.fetch_add(1, Relaxed);
         tracing::info!(peer = %self.peer, "feed connected");
+        let mut authenticated = self.config.feed_tokens.is_empty();
+        let mut rate = self.config.feed_rate_limit.map(|r| RateLimit {
+            rate: r as f64,
+            tokens: r as f64,
+            last: Instant::now(),
+        });
+        // Acknowledgements, once the feed asks for them: (line, seq) of the newest durable line.
+        let (ack_tx, mut ack_rx) = watch::channel((0u64, 0u64));
+        let ack_tx = Arc::new(ack_tx);
+        let mut acks = false;
+        let mut last_accepted = 0u64;
+        let mut acked = 0u64;
         let mut refused = 0u64;
+        let mut input_open = true;
         loop {
+            // After the feed stops sending, stay until its last line is acknowledged.
+            if !input_open && (!acks || acked >= last_accepted) {
+                break;
+            }
             let line = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                line = lines.next() => match line {
+                changed = ack_rx.changed(), if acks => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let (line, seq) = *ack_rx.borrow_and_update();
+                    acked = line;
+                    if write.write_all(format!("OK {line} {seq}\n").as_bytes()).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                line = lines.next(), if input_open => match line {
                     Some(Ok(line)) => line,
                     Some(Err(e)) => {
                         tracing::info!(peer = %self.peer, "feed read error: {e}");
                         break;
                     }
-                    None => break,
+                    None => {
+                        input_open = false;
+                        continue;
+                    }
                 },
             };
-            match self.judge(&line) {
-                Ok(None) => {}
-                Ok(Some(record)) => {
+            let verdict = match self.judge(&line) {
+                Verdict::Auth(token) => {
+                    if crate::auth::token_matches(&token, &self.config.feed_tokens) {
+                        authenticated = true;
+                        Verdict::Skip
+                    } else {
+                        self.stats.auth_refused("feed");
+                        tracing::warn!(peer = %self.peer, "feed refused: invalid token");
+                        let _ = write
+                            .write_all(format!("ERR {} invalid token\n", line.number).as_bytes())
+                            .await;
+                        break;
+                    }
+                }
+                Verdict::Skip => Verdict::Skip,
+                _ if !authenticated => {
+                    self.stats.auth_refused("feed");
+                    tracing::warn!(peer = %self.peer, "feed refused: no AUTH line");
+                    let msg = format!(
+                        "ERR {} authentication required: send AUTH <token> first\n",
+                        line.number
+                    );
+                    let _ = write.write_all(msg.as_bytes()).await;
+                    break;
+                }
+                Verdict::Record(_) if rate.as_mut().is_some_and(|r| !r.allow()) => {
+                    let limit = self.config.feed_rate_limit.unwrap_or_default();
+                    Verdict::Refuse(
+                        "rate_limited",
+                        format!("rate limit exceeded ({limit} lines/s)"),
+                    )
+                }
+                Verdict::Acks(true) if self.config.journal.is_none() => Verdict::Refuse(
+                    "no_journal",
+                    "acknowledgements need the relay's journal (--journal)".into(),
+                ),
+                other => other,
+            };
+            match verdict {
+                Verdict::Skip | Verdict::Auth(_) => {}
+                Verdict::Acks(on) => acks = on,
+                Verdict::Record(record) => {
+                    let ack = acks.then(|| Ack {
+                        line: line.number,
+                        to: ack_tx.clone(),
+                    });
                     // Waits when the chain stage is behind: the feed is read more slowly, which
                     // TCP passes back to the sender. Err only when the relay is shutting down.
-                    if self.records.send(record).await.is_err() {
+                    if self.records.send(Ingested { record, ack }).await.is_err() {
                         break;
+                    }
+                    if acks {
+                        last_accepted = line.number;
                     }
                     self.stats.lines_accepted.fetch_add(1, Relaxed);
                 }
-                Err((kind, reason)) => {
+                Verdict::Refuse(kind, reason) => {
                     refused += 1;
                     self.stats.refused(kind);
                     tracing::debug!(peer = %self.peer, line = line.number, "refused: {reason}");
@@ -118,30 +242,42 @@ impl Feed {
                 }
             }
         }
+        let _ = write.shutdown().await;
         self.stats.feeds_connected.fetch_sub(1, Relaxed);
         tracing::info!(peer = %self.peer, lines = lines.decoder().lines_seen(), refused, "feed closed");
     }
 
-    /// `Ok(None)` for a blank line, the record, or the refusal's kind and text.
-    fn judge(&self, line: &Line) -> Result<Option<Record>, (&'static str, String)> {
+    /// What a line is: blank, a command, a record, or refused (with the refusal's kind and text).
+    fn judge(&self, line: &Line) -> Verdict {
         let body = match &line.body {
             Ok(body) => body,
             Err(_) => {
                 let max = self.config.max_line_bytes;
-                return Err(("too_long", format!("line longer than {max} bytes")));
+                return Verdict::Refuse("too_long", format!("line longer than {max} bytes"));
             }
         };
         if is_blank(body) {
-            return Ok(None);
+            return Verdict::Skip;
         }
-        let parsed = parse_line_with(body, now_us(), self.config.influx_strings)
-            .map_err(|e| (e.kind(), e.to_string()))?;
-        if parsed.dropped_strings > 0 {
-            self.stats
-                .fields_dropped
-                .fetch_add(parsed.dropped_strings as u64, Relaxed);
+        if let Some(token) = body.strip_prefix(b"AUTH ") {
+            return Verdict::Auth(String::from_utf8_lossy(token).trim().to_string());
         }
-        Ok(Some(parsed.record))
+        match &body[..] {
+            b"ACKS on" | b"ACKS ON" => return Verdict::Acks(true),
+            b"ACKS off" | b"ACKS OFF" => return Verdict::Acks(false),
+            _ => {}
+        }
+        match parse_line_with(body, now_us(), self.config.influx_strings) {
+            Ok(parsed) => {
+                if parsed.dropped_strings > 0 {
+                    self.stats
+                        .fields_dropped
+                        .fetch_add(parsed.dropped_strings as u64, Relaxed);
+                }
+                Verdict::Record(parsed.record)
+            }
+            Err(e) => Verdict::Refuse(e.kind(), e.to_string()),
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! `http` serves `/ws` (into `fanout`), `/healthz`, `/metrics` and the built app; `sim` is the
 //! built-in simulator, a real TCP client of `ingest`. One [`CancellationToken`] reaches every task.
 
+pub mod auth;
 pub mod chain;
 pub mod config;
 pub mod fanout;

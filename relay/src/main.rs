@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the relay (and, with --demo, the built-in simulator feeding it).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the simulator alone, as a TCP feed of any relay.
     Sim(SimArgs),
 }
@@ -46,6 +46,38 @@ struct ServeArgs {
     /// in /metrics) and keep the numeric fields.
     #[arg(long, value_enum, default_value_t = InfluxStrings::Reject)]
     influx_strings: InfluxStrings,
+    /// Token a feed must send as its first line (`AUTH <token>`); repeat or comma-separate for
+    /// several. Prefer the environment variable: command lines are visible to other users.
+    #[arg(
+        long = "feed-token",
+        env = "ECHOES_FEED_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    feed_tokens: Vec<String>,
+    /// Token a WebSocket client must present (`Authorization: Bearer <token>`, or from a browser
+    /// the subprotocol `echoes.token.<token>`); repeat or comma-separate for several.
+    #[arg(
+        long = "client-token",
+        env = "ECHOES_CLIENT_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    client_tokens: Vec<String>,
+    /// Origin allowed to open a WebSocket, e.g. https://twin.example.com (repeatable); without
+    /// it, any. Non-browser clients send no Origin and are not affected.
+    #[arg(
+        long = "allow-origin",
+        env = "ECHOES_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+    /// Most lines a second from one feed; lines beyond it are refused with ERR and counted.
+    #[arg(long)]
+    feed_rate_limit: Option<u32>,
+    /// Most WebSocket clients at once.
+    #[arg(long, default_value_t = 1024)]
+    max_clients: usize,
     /// Most sensor feeds connected at once.
     #[arg(long, default_value_t = 1024)]
     max_feeds: usize,
@@ -141,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(signal(shutdown.clone()));
     match Cli::parse().command {
-        Command::Serve(args) => serve(args, shutdown).await,
+        Command::Serve(args) => serve(*args, shutdown).await,
         Command::Sim(args) => {
             let n = relay::sim::run(args.connect, args.sim.config(args.count), shutdown).await?;
             tracing::info!("simulator wrote {n} lines");
@@ -175,6 +207,11 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
             InfluxStrings::Drop => echoes_proto::StringFields::Drop,
         },
         max_feeds: args.max_feeds,
+        feed_tokens: args.feed_tokens,
+        client_tokens: args.client_tokens,
+        allowed_origins: args.allowed_origins,
+        feed_rate_limit: args.feed_rate_limit,
+        max_clients: args.max_clients,
         fanout_queue: args.fanout_queue,
         dist,
         journal: args.journal.map(|dir| JournalConfig {

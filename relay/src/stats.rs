@@ -23,11 +23,17 @@ pub struct Stats {
     pub records_skipped: AtomicU64,
     /// Refused lines by kind (`IngestError::kind`, plus `too_long`). Rare, so a mutex is fine.
     lines_refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// Refused authentications by side (`feed`, `client`) and cause.
+    auth_refused: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Stats {
     pub fn refused(&self, kind: &'static str) {
         *self.lines_refused.lock().unwrap().entry(kind).or_default() += 1;
+    }
+
+    pub fn auth_refused(&self, who: &'static str) {
+        *self.auth_refused.lock().unwrap().entry(who).or_default() += 1;
     }
 
     pub fn refused_total(&self) -> u64 {
@@ -72,6 +78,11 @@ impl Stats {
         let _ = writeln!(out, "# TYPE echoes_lines_refused_total counter");
         for (kind, n) in self.refused_by_kind() {
             let _ = writeln!(out, "echoes_lines_refused_total{{kind=\"{kind}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP echoes_auth_refused_total Connections refused: bad or missing token, or Origin not allowed.");
+        let _ = writeln!(out, "# TYPE echoes_auth_refused_total counter");
+        for (who, n) in self.auth_refused.lock().unwrap().iter() {
+            let _ = writeln!(out, "echoes_auth_refused_total{{who=\"{who}\"}} {n}");
         }
         out
     }

@@ -142,17 +142,19 @@ async fn frames_from_genesis(http: &str, last: u64) -> Vec<Frame> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_stream_then_restart_gives_one_continuous_valid_chain() {
+async fn kill_9_mid_stream_then_restart_keeps_every_acknowledged_record() {
     let dir = std::env::temp_dir().join(format!("echoes-kill9-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let journal = ["--journal", dir.to_str().unwrap()];
     let mut relay = start(&journal);
 
-    // A feed writing as fast as it can, until the relay dies under it.
-    let ingest = relay.ingest.clone();
+    // A gateway writing as fast as it can with acknowledgements on, until the relay dies under
+    // it. Line n + 1 carries value n, so an acknowledged line says which value must survive.
+    let stream = TcpStream::connect(&relay.ingest).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
     let writer = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(ingest).unwrap();
-        let mut sent = 0u64;
+        let mut s = stream;
+        s.write_all(b"ACKS on\n").unwrap();
         for chunk in 0..10_000u64 {
             let lines: String = (0..100)
                 .map(|i| {
@@ -166,33 +168,64 @@ async fn kill_9_mid_stream_then_restart_gives_one_continuous_valid_chain() {
             if s.write_all(lines.as_bytes()).is_err() {
                 break;
             }
-            sent += 100;
         }
-        sent
     });
-    // Every record the relay has published before the kill must survive it.
-    let http = relay.http.clone();
-    let seen = tokio::task::spawn_blocking(move || wait_for_head(&http, 20_000))
-        .await
-        .unwrap();
+    // Read acknowledgements until well into the stream, then kill the relay without warning.
+    let mut acked = (0u64, 0u64);
+    let mut line = String::new();
+    while acked.1 < 20_000 {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "relay closed the feed"
+        );
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(parts[0], "OK", "{line}");
+        acked = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
+    }
     relay.child.kill().unwrap(); // SIGKILL: no chance to flush or close anything
     relay.child.wait().unwrap();
+    // Acknowledgements already on their way still count: read what arrived.
+    while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if parts.first() == Some(&"OK") {
+            acked = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
+        }
+        line.clear();
+    }
     writer.join().unwrap();
 
     let relay = start(&journal);
     let recovered = head_seq(&relay.http);
     assert!(
-        recovered >= seen,
-        "published {seen} before the kill, recovered {recovered}"
+        recovered >= acked.1,
+        "acknowledged up to seq {}, recovered {recovered}",
+        acked.1
     );
     let mut feed = TcpStream::connect(&relay.ingest).unwrap();
-    feed.write_all(b"{\"sensor_id\":1,\"v\":1}\n").unwrap();
+    feed.write_all(b"{\"sensor_id\":1,\"v\":-1}\n").unwrap();
     let frames = frames_from_genesis(&relay.http, recovered + 1).await;
     let mut follower = Follower::from_genesis();
     let errors: Vec<_> = frames.iter().flat_map(|f| follower.frame(f)).collect();
     assert_eq!(errors, vec![]);
     assert_eq!(follower.verifier().verified(), recovered + 1);
     assert_eq!(follower.gaps(), &[]);
+    // The last acknowledged line is there, as record `acked.1`, with its value.
+    let rec = frames
+        .iter()
+        .flat_map(|f| match f {
+            Frame::Records { records, .. } => records.clone(),
+            _ => vec![],
+        })
+        .find(|r| r.seq == acked.1)
+        .unwrap();
+    assert_eq!(
+        rec.record.field("v"),
+        Some((acked.0 - 2) as f64),
+        "line {} holds value {}",
+        acked.0,
+        acked.0 - 2
+    );
     stop(relay);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -8,6 +8,7 @@ use echoes_proto::{Follower, Frame, Record};
 use futures_util::StreamExt;
 use relay::chain::Chain;
 use relay::fanout::{send_loop, Format, Session};
+use relay::ingest::Ingested;
 use relay::{Config, Stats};
 use tokio_util::sync::{CancellationToken, PollSender};
 
@@ -57,7 +58,12 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
         ));
 
         for i in 1..=100 {
-            tx.send(record(i)).await.unwrap();
+            tx.send(Ingested {
+                record: record(i),
+                ack: None,
+            })
+            .await
+            .unwrap();
         }
         drop(tx);
         chain_task.await.unwrap().unwrap(); // every record is chained and published

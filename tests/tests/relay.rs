@@ -627,3 +627,227 @@ async fn a_resume_past_what_is_kept_gets_a_gap_notice() {
     assert_eq!(verify(&mut Follower::new(), &frames), vec![]);
     relay.stop().await;
 }
+
+/// `ACKS on`: the relay answers `OK <line> <seq>` once lines are journaled (cumulative), and
+/// stays for the last acknowledgement after the feed stops sending. Without a journal it says no.
+#[tokio::test]
+async fn acknowledgements_follow_the_journal() {
+    let journal = temp_journal("acks");
+    let relay = TestRelay::start(Config {
+        journal: Some(journal.clone()),
+        ..Config::default()
+    })
+    .await;
+    let conn = relay.feed().await;
+    let (read, mut write) = conn.into_split();
+    let mut replies = BufReader::new(read).lines();
+    let mut text = String::from("ACKS on\n");
+    for i in 0..500 {
+        text.push_str(&format!("{{\"sensor_id\":1,\"v\":{i}}}\n"));
+    }
+    text.push_str("{\"sensor_id\":1,\"v\":\"bad\"}\n");
+    write.write_all(text.as_bytes()).await.unwrap();
+    write.shutdown().await.unwrap(); // done sending: the relay still owes the last OK
+    let mut last = (0, 0);
+    let mut errs = Vec::new();
+    while let Some(reply) = within(replies.next_line()).await.unwrap() {
+        let parts: Vec<&str> = reply.split(' ').collect();
+        match parts[0] {
+            "OK" => {
+                let (line, seq): (u64, u64) =
+                    (parts[1].parse().unwrap(), parts[2].parse().unwrap());
+                assert!(
+                    line > last.0 && seq > last.1,
+                    "acks only move forward: {reply}"
+                );
+                assert_eq!(line - seq, 1, "line n+1 is record n (line 1 was ACKS on)");
+                last = (line, seq);
+            }
+            _ => errs.push(reply),
+        }
+    }
+    assert_eq!(last, (501, 500), "the last good line is acknowledged");
+    assert_eq!(errs, ["ERR 502 field \"v\" must be a number"]);
+    relay.stop().await;
+    std::fs::remove_dir_all(&journal.dir).unwrap();
+
+    let relay = TestRelay::start(Config::default()).await;
+    let conn = relay.feed().await;
+    let (read, mut write) = conn.into_split();
+    write.write_all(b"ACKS on\n").await.unwrap();
+    let reply = within(BufReader::new(read).lines().next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reply,
+        "ERR 1 acknowledgements need the relay's journal (--journal)"
+    );
+    relay.stop().await;
+}
+
+/// Feed tokens: no `AUTH` first, or a wrong token, and the feed is told why and closed; the right
+/// token lets records through. Every refusal is counted.
+#[tokio::test]
+async fn feeds_must_authenticate_when_tokens_are_set() {
+    let relay = TestRelay::start(Config {
+        feed_tokens: vec!["gateway-secret".into()],
+        ..Config::default()
+    })
+    .await;
+    let (mut client, _) = relay.client("").await;
+    for (first, expected) in [
+        (
+            "{\"sensor_id\":1,\"v\":1}",
+            "ERR 1 authentication required: send AUTH <token> first",
+        ),
+        ("AUTH wrong", "ERR 1 invalid token"),
+    ] {
+        let mut feed = relay.feed().await;
+        feed.write_all(format!("{first}\n{{\"sensor_id\":2,\"v\":2}}\n").as_bytes())
+            .await
+            .unwrap();
+        let mut all = String::new();
+        within(tokio::io::AsyncReadExt::read_to_string(&mut feed, &mut all))
+            .await
+            .unwrap();
+        assert_eq!(
+            all,
+            format!("{expected}\n"),
+            "and then the connection is closed"
+        );
+    }
+    let mut feed = relay.feed().await;
+    feed.write_all(b"AUTH gateway-secret\n{\"sensor_id\":3,\"v\":3}\n")
+        .await
+        .unwrap();
+    let got = records(&client.frames_until(1).await);
+    assert_eq!(
+        (got[0].seq, got[0].record.sensor_id()),
+        (1, 3),
+        "nothing from the refused feeds"
+    );
+    let (_, metrics) = relay.get("/metrics").await;
+    assert!(
+        metrics.contains("echoes_auth_refused_total{who=\"feed\"} 2"),
+        "{metrics}"
+    );
+    relay.stop().await;
+}
+
+/// Browser tokens ride on the upgrade (bearer header or `echoes.token.*` subprotocol); Origins
+/// can be limited; so can the number of clients.
+#[tokio::test]
+async fn websocket_clients_are_checked_on_the_upgrade() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let relay = TestRelay::start(Config {
+        client_tokens: vec!["viewer-secret".into()],
+        allowed_origins: vec!["https://twin.example".into()],
+        max_clients: 2,
+        ..Config::default()
+    })
+    .await;
+    let connect = |headers: Vec<(&'static str, &'static str)>| {
+        let mut req = format!("ws://{}/ws", relay.http)
+            .into_client_request()
+            .unwrap();
+        for (k, v) in headers {
+            req.headers_mut().insert(k, HeaderValue::from_static(v));
+        }
+        tokio_tungstenite::connect_async(req)
+    };
+    let status = |r: Result<_, tokio_tungstenite::tungstenite::Error>| match r {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => 101,
+    };
+    assert_eq!(status(connect(vec![]).await), 401);
+    assert_eq!(
+        status(connect(vec![("authorization", "Bearer nope")]).await),
+        401
+    );
+    let (bearer, _) = connect(vec![("authorization", "Bearer viewer-secret")])
+        .await
+        .unwrap();
+    let (browser, resp) = connect(vec![
+        ("origin", "https://twin.example"),
+        (
+            "sec-websocket-protocol",
+            "echoes.v1, echoes.token.viewer-secret",
+        ),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "echoes.v1");
+    assert_eq!(
+        status(
+            connect(vec![
+                ("origin", "https://evil.example"),
+                ("authorization", "Bearer viewer-secret")
+            ])
+            .await
+        ),
+        403
+    );
+    // Two clients are connected: a third is turned away.
+    eventually("two clients", || async {
+        relay.get("/healthz").await.1.contains("\"clients\":2")
+    })
+    .await;
+    assert_eq!(
+        status(connect(vec![("authorization", "Bearer viewer-secret")]).await),
+        503
+    );
+    let (_, metrics) = relay.get("/metrics").await;
+    assert!(
+        metrics.contains("echoes_auth_refused_total{who=\"client\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("echoes_auth_refused_total{who=\"origin\"} 1"),
+        "{metrics}"
+    );
+    drop((bearer, browser));
+    relay.stop().await;
+}
+
+/// A feed over its line rate gets `ERR … rate limit exceeded` for the excess; others are unaffected.
+#[tokio::test]
+async fn a_feed_over_its_rate_is_refused_line_by_line() {
+    let relay = TestRelay::start(Config {
+        feed_rate_limit: Some(50),
+        ..Config::default()
+    })
+    .await;
+    let (mut client, _) = relay.client("").await;
+    let conn = relay.feed().await;
+    let (read, mut write) = conn.into_split();
+    let lines: String = (0..200)
+        .map(|i| format!("{{\"sensor_id\":1,\"v\":{i}}}\n"))
+        .collect();
+    write.write_all(lines.as_bytes()).await.unwrap();
+    write.shutdown().await.unwrap();
+    let mut replies = BufReader::new(read).lines();
+    let mut refused = 0;
+    while let Some(reply) = within(replies.next_line()).await.unwrap() {
+        assert!(
+            reply.ends_with(" rate limit exceeded (50 lines/s)"),
+            "{reply}"
+        );
+        refused += 1;
+    }
+    // The burst is one second's worth; a little more may trickle in while the lines are read.
+    assert!((140..=150).contains(&refused), "{refused} refused");
+    let accepted = 200 - refused;
+    let got = records(&client.frames_until(accepted).await);
+    assert_eq!(got.len(), accepted);
+    let (_, metrics) = relay.get("/metrics").await;
+    assert!(
+        metrics.contains(&format!(
+            "echoes_lines_refused_total{{kind=\"rate_limited\"}} {refused}"
+        )),
+        "{metrics}"
+    );
+    relay.stop().await;
+}
