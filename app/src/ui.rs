@@ -95,6 +95,27 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Opens the socket, offering the relay token if one is stored in this browser
+/// (`localStorage["echoes.token"]`) as the subprotocol `echoes.token.<token>` next to
+/// `echoes.v1`: browsers can send no other header on a WebSocket, and this keeps the token out
+/// of URLs and server logs. Without a token it offers no subprotocol, so any relay will do.
+fn open(url: &str) -> Option<WebSocket> {
+    let token = window()
+        .local_storage()
+        .ok()
+        .flatten()
+        .and_then(|s| s.get_item("echoes.token").ok().flatten())
+        .filter(|t| !t.is_empty());
+    match token {
+        Some(t) => WebSocket::open_with_protocols(
+            url,
+            &["echoes.v1".to_string(), format!("echoes.token.{t}")],
+        )
+        .ok(),
+        None => WebSocket::open(url).ok(),
+    }
+}
+
 /// `url` with `from=N` added to its query.
 fn with_from(url: &str, from: u64) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
@@ -113,7 +134,7 @@ async fn connection(live: Live) {
         let from = live.twin.with_value(Twin::resume_from);
         let url = from.map_or_else(|| base.clone(), |f| with_from(&base, f));
         let mut refetch = false;
-        if let Ok(ws) = WebSocket::open(&url) {
+        if let Some(ws) = open(&url) {
             // The write half is unused, but dropping it would close the socket.
             let (_write, mut read) = ws.split();
             let mut frames = 0u64;

@@ -338,3 +338,46 @@ async fn a_reconnect_fills_the_gap_and_keeps_verifying() {
     relay.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A relay that requires a client token: the page cannot connect until the token is stored in
+/// the browser, and then sends it as a WebSocket subprotocol (never in the URL).
+#[tokio::test]
+async fn the_page_presents_its_stored_token() {
+    let relay = TestRelay::start(Config {
+        client_tokens: vec!["viewer-secret".into()],
+        ..demo_relay_config(10)
+    })
+    .await;
+    let browser = Browser::start().await.unwrap();
+    let url = format!("http://{}/", relay.http);
+    browser.client.goto(&url).await.unwrap();
+    let state = "return document.querySelector('.conn').dataset.state";
+    browser
+        .wait_for("a refused connection", state, |v| v == "retrying")
+        .await
+        .unwrap();
+    browser
+        .js("localStorage.setItem('echoes.token', 'viewer-secret'); return true")
+        .await
+        .unwrap();
+    browser.client.goto(&url).await.unwrap();
+    browser
+        .wait_for("the page to connect", state, |v| v == "live")
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "10 sensors",
+            "return document.querySelectorAll('.sensor').length",
+            |v| v == 10,
+        )
+        .await
+        .unwrap();
+    let (_, metrics) = relay.get("/metrics").await;
+    assert!(
+        metrics.contains("echoes_auth_refused_total{who=\"client\"}"),
+        "{metrics}"
+    );
+    browser.close().await.unwrap();
+    relay.stop().await;
+}
