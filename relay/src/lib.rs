@@ -18,6 +18,7 @@ pub mod http;
 pub mod ingest;
 pub mod journal;
 pub mod lines;
+pub mod replay;
 pub mod sim;
 pub mod stats;
 

@@ -26,6 +26,34 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run the simulator alone, as a TCP feed of any relay.
     Sim(SimArgs),
+    /// Stream recorded data (NASA C-MAPSS text files, or CSV) into a relay as a feed.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Files to replay, one after the other: C-MAPSS `train_FD00x.txt`/`test_FD00x.txt`
+    /// (detected by their 26 numeric columns) or CSV with a header row.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Relay ingest address to connect to.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    connect: SocketAddr,
+    /// Lines a second.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Replay at most this many rows of each file.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// CSV: the column that names the asset (default: the file name).
+    #[arg(long)]
+    asset_column: Option<String>,
+    /// CSV: the column with the sensor id (default: 0).
+    #[arg(long)]
+    sensor_column: Option<String>,
+    /// CSV: the column with Unix seconds (default: replay time).
+    #[arg(long)]
+    time_column: Option<String>,
 }
 
 #[derive(Args)]
@@ -174,6 +202,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(signal(shutdown.clone()));
     match Cli::parse().command {
         Command::Serve(args) => serve(*args, shutdown).await,
+        Command::Replay(args) => replay(args, shutdown).await,
         Command::Sim(args) => {
             let n = relay::sim::run(args.connect, args.sim.config(args.count), shutdown).await?;
             tracing::info!("simulator wrote {n} lines");
@@ -234,6 +263,31 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
     // The one line a person needs: printed plainly, on stdout, so it stands out from the logs.
     println!("Echoes is running: open http://{http_addr}/ in a browser (feeds: tcp://{ingest_addr}; Ctrl-C to stop)");
     relay::run(Listeners { ingest, http }, config, shutdown).await
+}
+
+async fn replay(args: ReplayArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let columns = relay::replay::CsvColumns {
+        asset: args.asset_column,
+        sensor: args.sensor_column,
+        time: args.time_column,
+    };
+    for file in &args.files {
+        let loaded = relay::replay::load(file, &columns, args.limit)?;
+        if loaded.skipped_cells > 0 {
+            tracing::info!(
+                "{}: {} non-numeric cells left out",
+                file.display(),
+                loaded.skipped_cells
+            );
+        }
+        let sent =
+            relay::replay::run(args.connect, &loaded.lines, args.rate, shutdown.clone()).await?;
+        tracing::info!("{}: replayed {sent} rows", file.display());
+        if shutdown.is_cancelled() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.
