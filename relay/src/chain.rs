@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
@@ -25,16 +26,22 @@ pub struct Batch {
     pub prev_hash: Hash,
     /// Never empty; seqs are consecutive.
     pub records: Vec<ChainedRecord>,
+    /// When the oldest of these records was read from its feed (for the latency histogram).
+    pub ingested_at: Instant,
     binary: OnceLock<Bytes>,
     json: OnceLock<Utf8Bytes>,
 }
 
 impl Batch {
     pub fn new(prev_hash: Hash, records: Vec<ChainedRecord>) -> Batch {
+        Batch::ingested(prev_hash, records, Instant::now())
+    }
+    pub fn ingested(prev_hash: Hash, records: Vec<ChainedRecord>, ingested_at: Instant) -> Batch {
         assert!(!records.is_empty(), "a batch holds at least one record");
         Batch {
             prev_hash,
             records,
+            ingested_at,
             binary: OnceLock::new(),
             json: OnceLock::new(),
         }
@@ -181,10 +188,11 @@ impl Chain {
                 }
             }
             let prev_hash = self.chainer.head();
+            let ingested_at = queued[0].at;
             let mut acks = Vec::new();
             let chained: Vec<ChainedRecord> = queued
                 .drain(..)
-                .map(|Ingested { record, ack }| {
+                .map(|Ingested { record, ack, .. }| {
                     let c = self.chainer.append(record);
                     if let Some(ack) = ack {
                         acks.push((ack, c.seq));
@@ -206,7 +214,7 @@ impl Chain {
                 .records_chained
                 .fetch_add(chained.len() as u64, Relaxed);
             self.stats.batches.fetch_add(1, Relaxed);
-            let batch = Arc::new(Batch::new(prev_hash, chained));
+            let batch = Arc::new(Batch::ingested(prev_hash, chained, ingested_at));
             let mut recent = self.recent.lock().unwrap();
             recent.records += batch.records.len();
             recent.batches.push_back(batch.clone());

@@ -153,23 +153,12 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
         }
         backlog = trim(backlog, from);
     }
-    let mut next = None;
-    let mut backlog = backlog.into_iter();
+    for batch in backlog {
+        if !send(&mut sink, format.batch(&batch), &stats, &shutdown).await {
+            return finish(sink).await;
+        }
+    }
     loop {
-        if let Some(msg) = next.take() {
-            let sent = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                sent = sink.send(msg) => sent,
-            };
-            if sent.is_err() {
-                return; // the socket is gone: nobody to say goodbye to
-            }
-            stats.frames_sent.fetch_add(1, Relaxed);
-        }
-        if let Some(batch) = backlog.next() {
-            next = Some(format.batch(&batch));
-            continue;
-        }
         let batch = tokio::select! {
             _ = shutdown.cancelled() => break,
             batch = batches.recv() => batch,
@@ -187,18 +176,18 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
                         .records_skipped
                         .fetch_add(batch.first_seq() - owed, Relaxed);
                     tracing::debug!(from = owed, to = batch.first_seq() - 1, "client lagged");
-                    // Send the gap now and this batch right after it.
-                    let sent = tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        sent = sink.send(format.frame(&gap)) => sent,
-                    };
-                    if sent.is_err() {
-                        return;
+                    // The gap now, and this batch right after it.
+                    if !send(&mut sink, format.frame(&gap), &stats, &shutdown).await {
+                        break;
                     }
-                    stats.frames_sent.fetch_add(1, Relaxed);
                 }
                 owed = owed.max(batch.last_seq() + 1);
-                next = Some(format.batch(&batch));
+                if !send(&mut sink, format.batch(&batch), &stats, &shutdown).await {
+                    break;
+                }
+                stats
+                    .latency
+                    .observe(batch.ingested_at.elapsed(), batch.records.len() as u64);
             }
             Err(RecvError::Lagged(_)) => lagged = true,
             Err(RecvError::Closed) => break, // the chain stage ended: the relay is stopping
@@ -214,12 +203,18 @@ async fn send<S: Sink<Message> + Unpin>(
     stats: &Stats,
     shutdown: &CancellationToken,
 ) -> bool {
+    let len = match &msg {
+        Message::Binary(b) => b.len(),
+        Message::Text(t) => t.len(),
+        _ => 0,
+    } as u64;
     let sent = tokio::select! {
         _ = shutdown.cancelled() => return false,
         sent = sink.send(msg) => sent,
     };
     if sent.is_ok() {
         stats.frames_sent.fetch_add(1, Relaxed);
+        stats.bytes_out.fetch_add(len, Relaxed);
     }
     sent.is_ok()
 }

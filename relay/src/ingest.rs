@@ -74,6 +74,8 @@ async fn refuse(mut socket: TcpStream, max: usize) {
 pub struct Ingested {
     pub record: Record,
     pub ack: Option<Ack>,
+    /// When its line was read.
+    pub at: std::time::Instant,
 }
 
 /// Tells a feed that its line `line` (and every line before it) is journaled, as record `seq`.
@@ -174,6 +176,11 @@ impl Feed {
                     }
                 },
             };
+            if let Ok(body) = &line.body {
+                self.stats
+                    .bytes_in
+                    .fetch_add(body.len() as u64 + 1, Relaxed);
+            }
             let verdict = match self.judge(&line) {
                 Verdict::Auth(token) => {
                     if crate::auth::token_matches(&token, &self.config.feed_tokens) {
@@ -222,7 +229,13 @@ impl Feed {
                     });
                     // Waits when the chain stage is behind: the feed is read more slowly, which
                     // TCP passes back to the sender. Err only when the relay is shutting down.
-                    if self.records.send(Ingested { record, ack }).await.is_err() {
+                    let at = std::time::Instant::now();
+                    if self
+                        .records
+                        .send(Ingested { record, ack, at })
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                     if acks {

@@ -61,6 +61,7 @@ async fn a_lagging_client_gets_an_exact_gap_and_resumes() {
             tx.send(Ingested {
                 record: record(i),
                 ack: None,
+                at: std::time::Instant::now(),
             })
             .await
             .unwrap();

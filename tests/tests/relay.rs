@@ -86,6 +86,39 @@ async fn lines_in_chained_records_out() {
     let health: serde_json::Value = serde_json::from_str(&health).unwrap();
     assert_eq!(health["head_seq"], 600);
     assert_eq!(health["head_hash"], hex(&got[599].hash));
+    // Every record reached two live clients: 1200 latency observations; bytes in are the lines.
+    eventually("latency observations", || async {
+        relay
+            .get("/metrics")
+            .await
+            .1
+            .contains("echoes_ingest_to_send_seconds_count 1200")
+    })
+    .await;
+    let (_, metrics) = relay.get("/metrics").await;
+    let line_bytes: usize = (0..3u32)
+        .flat_map(|feed| {
+            (0..200).map(move |i| {
+                format!("{{\"sensor_id\":{feed},\"asset\":\"feed-{feed}\",\"n\":{i},\"timestamp\":1700000000.{i:03}}}\n").len()
+            })
+        })
+        .sum();
+    for expected in [
+        format!("echoes_ingest_bytes_total {line_bytes}"),
+        "echoes_ingest_to_send_seconds_bucket{le=\"+Inf\"} 1200".to_string(),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == expected),
+            "{expected:?} missing from\n{metrics}"
+        );
+    }
+    let sent: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("echoes_sent_bytes_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sent > 600 * 40 * 2, "{sent} bytes sent");
     relay.stop().await;
 }
 
