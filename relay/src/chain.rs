@@ -180,12 +180,21 @@ impl Chain {
         let mut queued = Vec::with_capacity(self.config.max_batch);
         while let Some(first) = records.blocking_recv() {
             queued.push(first);
-            // Whatever else is already waiting joins the batch.
-            while queued.len() < self.config.max_batch {
-                match records.try_recv() {
-                    Ok(r) => queued.push(r),
-                    Err(_) => break,
+            // Whatever else is already waiting joins the batch. Under load (more was waiting),
+            // let the feeds run once more before closing the batch: fewer, larger batches cost
+            // less per record all the way to the browser. At rest this adds nothing.
+            for round in 0..2 {
+                let before = queued.len();
+                while queued.len() < self.config.max_batch {
+                    match records.try_recv() {
+                        Ok(r) => queued.push(r),
+                        Err(_) => break,
+                    }
                 }
+                if round == 1 || queued.len() == before || queued.len() >= self.config.max_batch {
+                    break;
+                }
+                std::thread::yield_now();
             }
             let prev_hash = self.chainer.head();
             let ingested_at = queued[0].at;
