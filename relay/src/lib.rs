@@ -32,6 +32,21 @@ use tokio_util::task::TaskTracker;
 pub use config::Config;
 pub use stats::Stats;
 
+/// The line `echoes-relay serve` prints on stdout once it listens: the one thing a person needs,
+/// and what scripts and tests read the addresses from (see [`parse_ready_line`]).
+pub fn ready_line(http: std::net::SocketAddr, ingest: std::net::SocketAddr) -> String {
+    format!("Echoes is running: open http://{http}/ in a browser (feeds: tcp://{ingest}; Ctrl-C to stop)")
+}
+
+/// The (HTTP, ingest) addresses in a [`ready_line`].
+pub fn parse_ready_line(line: &str) -> Option<(String, String)> {
+    let addr = |scheme: &str| {
+        let at = line.find(scheme)? + scheme.len();
+        line[at..].split(['/', ';', ' ']).next().map(str::to_string)
+    };
+    Some((addr("http://")?, addr("tcp://")?))
+}
+
 /// The sockets the relay serves, bound by the caller (so tests can bind port 0 and learn the
 /// addresses before anything runs).
 pub struct Listeners {

@@ -260,8 +260,8 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
     };
     let http_addr = http.local_addr()?;
     let ingest_addr = ingest.local_addr()?;
-    // The one line a person needs: printed plainly, on stdout, so it stands out from the logs.
-    println!("Echoes is running: open http://{http_addr}/ in a browser (feeds: tcp://{ingest_addr}; Ctrl-C to stop)");
+    // Plainly on stdout, so it stands out from the logs (which go to stderr).
+    println!("{}", relay::ready_line(http_addr, ingest_addr));
     relay::run(Listeners { ingest, http }, config, shutdown).await
 }
 

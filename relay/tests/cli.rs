@@ -42,20 +42,11 @@ fn start(args: &[&str]) -> Relay {
         line.starts_with("Echoes is running: open http://127.0.0.1:"),
         "{line}"
     );
-    let addr = |scheme: &str| {
-        let at = line
-            .find(scheme)
-            .unwrap_or_else(|| panic!("no {scheme} in {line:?}"))
-            + scheme.len();
-        line[at..]
-            .split(['/', ';', ' '])
-            .next()
-            .unwrap()
-            .to_string()
-    };
+    let (http, ingest) =
+        relay::parse_ready_line(&line).unwrap_or_else(|| panic!("no addresses in {line:?}"));
     Relay {
-        http: addr("http://"),
-        ingest: addr("tcp://"),
+        http,
+        ingest,
         child,
     }
 }

@@ -70,6 +70,29 @@ impl TestRelay {
         TcpStream::connect(self.ingest).await.unwrap()
     }
 
+    /// Writes `n` numbered lines (`{"sensor_id": i % 10, "v": i}`, i = 1..=n) on a new feed and
+    /// waits until a client has seen them all chained. Returns the feed (still open) and the
+    /// records, in seq order.
+    pub async fn push_lines(&self, n: usize) -> (TcpStream, Vec<echoes_proto::ChainedRecord>) {
+        use tokio::io::AsyncWriteExt;
+        let (mut witness, _) = self.client("").await;
+        let mut feed = self.feed().await;
+        let lines: String = (1..=n)
+            .map(|i| format!("{{\"sensor_id\":{},\"v\":{i}}}\n", i % 10))
+            .collect();
+        feed.write_all(lines.as_bytes()).await.unwrap();
+        let records = witness
+            .frames_until(n)
+            .await
+            .into_iter()
+            .flat_map(|f| match f {
+                Frame::Records { records, .. } => records,
+                _ => vec![],
+            })
+            .collect();
+        (feed, records)
+    }
+
     /// A plain HTTP GET on the relay; returns (status, body).
     pub async fn get(&self, path: &str) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -337,13 +337,7 @@ async fn a_late_client_gets_the_recent_backlog_then_live_records() {
         ..Config::default()
     })
     .await;
-    let (mut early, _) = relay.client("").await;
-    let mut feed = relay.feed().await;
-    let lines: String = (1..=200)
-        .map(|i| format!("{{\"sensor_id\":{i},\"v\":{i}}}\n"))
-        .collect();
-    feed.write_all(lines.as_bytes()).await.unwrap();
-    early.frames_until(200).await;
+    let (mut feed, _) = relay.push_lines(200).await;
 
     let (mut late, hello) = relay.client("?format=json").await;
     assert!(matches!(hello, Frame::Hello { head_seq: 200, .. }));
@@ -574,13 +568,7 @@ async fn clients_resume_from_any_seq_across_a_restart() {
         ..Config::default()
     };
     let relay = TestRelay::start(config()).await;
-    let (mut witness, _) = relay.client("").await;
-    let mut feed = relay.feed().await;
-    let lines: String = (1..=2000)
-        .map(|i| format!("{{\"sensor_id\":{},\"v\":{i}}}\n", i % 10))
-        .collect();
-    feed.write_all(lines.as_bytes()).await.unwrap();
-    let all = records(&witness.frames_until(2000).await);
+    let (feed, all) = relay.push_lines(2000).await;
 
     for (from, format) in [
         (1, ""),
@@ -639,13 +627,7 @@ async fn a_resume_past_what_is_kept_gets_a_gap_notice() {
         ..Config::default()
     })
     .await;
-    let (mut witness, _) = relay.client("").await;
-    let mut feed = relay.feed().await;
-    let lines: String = (1..=100)
-        .map(|i| format!("{{\"sensor_id\":1,\"v\":{i}}}\n"))
-        .collect();
-    feed.write_all(lines.as_bytes()).await.unwrap();
-    witness.frames_until(100).await;
+    let _feed = relay.push_lines(100).await;
     let (mut client, _) = relay.client("?from=20").await;
     let first = client.frame().await.unwrap();
     let Frame::Gap { from, to } = first else {

@@ -54,21 +54,12 @@ fn start_relay() -> anyhow::Result<Relay> {
         })?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
-    let addr = |scheme: &str| -> anyhow::Result<String> {
-        let at = line
-            .find(scheme)
-            .context("address in the relay's first line")?
-            + scheme.len();
-        Ok(line[at..]
-            .split(['/', ';', ' '])
-            .next()
-            .unwrap()
-            .to_string())
-    };
+    let (http, ingest) =
+        relay::parse_ready_line(&line).context("addresses in the relay's first line")?;
     Ok(Relay {
-        http: addr("http://")?,
-        ingest: addr("tcp://")?,
         child,
+        http,
+        ingest,
     })
 }
 
