@@ -119,6 +119,25 @@ impl TestRelay {
         (status, body)
     }
 
+    /// Asserts that `/metrics` has each of these exact lines (waiting for counters that are
+    /// updated just after the event a test saw).
+    pub async fn assert_metrics(&self, lines: &[&str]) {
+        let mut metrics = String::new();
+        let start = tokio::time::Instant::now();
+        while start.elapsed() < PATIENCE {
+            metrics = self.get("/metrics").await.1;
+            if lines.iter().all(|want| metrics.lines().any(|l| l == *want)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let missing: Vec<_> = lines
+            .iter()
+            .filter(|w| !metrics.lines().any(|l| l == **w))
+            .collect();
+        panic!("{missing:?} missing from\n{metrics}");
+    }
+
     /// Stops the relay and waits for it to finish cleanly.
     pub async fn stop(self) {
         self.shutdown.cancel();

@@ -186,21 +186,17 @@ async fn a_bad_line_is_answered_and_the_feed_goes_on() {
     let got = records(&client.frames_until(1).await);
     assert_eq!(got[0].record.sensor_id(), 9);
     assert_eq!(got[0].seq, 4);
-    let (_, metrics) = relay.get("/metrics").await;
-    for expected in [
-        "echoes_lines_accepted_total 4",
-        "echoes_records_chained_total 4",
-        "echoes_lines_refused_total{kind=\"bad_field\"} 1",
-        "echoes_lines_refused_total{kind=\"bad_influx\"} 1",
-        "echoes_lines_refused_total{kind=\"too_long\"} 1",
-        "echoes_lines_refused_total{kind=\"not_utf8\"} 1",
-        "echoes_feeds_connected 2",
-    ] {
-        assert!(
-            metrics.lines().any(|l| l == expected),
-            "{expected:?} missing from\n{metrics}"
-        );
-    }
+    relay
+        .assert_metrics(&[
+            "echoes_lines_accepted_total 4",
+            "echoes_records_chained_total 4",
+            "echoes_lines_refused_total{kind=\"bad_field\"} 1",
+            "echoes_lines_refused_total{kind=\"bad_influx\"} 1",
+            "echoes_lines_refused_total{kind=\"too_long\"} 1",
+            "echoes_lines_refused_total{kind=\"not_utf8\"} 1",
+            "echoes_feeds_connected 2",
+        ])
+        .await;
     relay.stop().await;
 }
 
@@ -286,14 +282,9 @@ async fn too_many_feeds_are_refused_with_a_reason() {
         .await
         .unwrap();
     assert_eq!(reply, "ERR 0 too many feeds connected (limit 1)\n");
-    eventually("the refusal to be counted", || async {
-        relay
-            .get("/metrics")
-            .await
-            .1
-            .contains("echoes_feeds_refused_total 1")
-    })
-    .await;
+    relay
+        .assert_metrics(&["echoes_feeds_refused_total 1"])
+        .await;
     relay.stop().await;
 }
 
@@ -742,11 +733,9 @@ async fn feeds_must_authenticate_when_tokens_are_set() {
         (1, 3),
         "nothing from the refused feeds"
     );
-    let (_, metrics) = relay.get("/metrics").await;
-    assert!(
-        metrics.contains("echoes_auth_refused_total{who=\"feed\"} 2"),
-        "{metrics}"
-    );
+    relay
+        .assert_metrics(&["echoes_auth_refused_total{who=\"feed\"} 2"])
+        .await;
     relay.stop().await;
 }
 
@@ -814,15 +803,12 @@ async fn websocket_clients_are_checked_on_the_upgrade() {
         status(connect(vec![("authorization", "Bearer viewer-secret")]).await),
         503
     );
-    let (_, metrics) = relay.get("/metrics").await;
-    assert!(
-        metrics.contains("echoes_auth_refused_total{who=\"client\"} 2"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("echoes_auth_refused_total{who=\"origin\"} 1"),
-        "{metrics}"
-    );
+    relay
+        .assert_metrics(&[
+            "echoes_auth_refused_total{who=\"client\"} 2",
+            "echoes_auth_refused_total{who=\"origin\"} 1",
+        ])
+        .await;
     drop((bearer, browser));
     relay.stop().await;
 }
