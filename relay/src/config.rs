@@ -6,6 +6,7 @@ use echoes_proto::StringFields;
 
 use crate::journal::JournalConfig;
 use crate::sim::SimConfig;
+use crate::tls::Tls;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -38,6 +39,10 @@ pub struct Config {
     pub backlog_records: usize,
     /// Durable journal (directory, fsync, retention); `None`: records live in memory only.
     pub journal: Option<JournalConfig>,
+    /// TLS for HTTP and WebSockets (https/wss).
+    pub tls: Option<Tls>,
+    /// TLS for sensor feeds.
+    pub feed_tls: Option<Tls>,
     /// Directory with the built app (`trunk build` output); `None`: no app is served.
     pub dist: Option<PathBuf>,
     /// Start the built-in simulator against our own ingest port.
@@ -62,6 +67,8 @@ impl Default for Config {
             fanout_queue: 1024,
             backlog_records: 4096,
             journal: None,
+            tls: None,
+            feed_tls: None,
             dist: None,
             demo: None,
             relay_name: concat!("echoes-relay ", env!("CARGO_PKG_VERSION")).to_string(),

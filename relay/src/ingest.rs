@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use echoes_proto::{is_blank, parse_line_with, Record};
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
@@ -56,8 +56,18 @@ pub async fn accept(
             stats: stats.clone(),
         };
         let shutdown = shutdown.clone();
+        let _ = socket.set_nodelay(true);
         tasks.spawn(async move {
-            feed.run(socket, shutdown).await;
+            match &feed.config.feed_tls {
+                None => feed.run(socket, shutdown).await,
+                Some(tls) => match tls.accept(socket).await {
+                    Ok(socket) => feed.run(socket, shutdown).await,
+                    Err(e) => {
+                        feed.stats.auth_refused("feed_tls");
+                        tracing::info!(peer = %feed.peer, "feed TLS handshake failed: {e}");
+                    }
+                },
+            }
             drop(slot);
         });
     }
@@ -125,9 +135,11 @@ impl RateLimit {
 }
 
 impl Feed {
-    async fn run(self, socket: TcpStream, shutdown: CancellationToken) {
-        let _ = socket.set_nodelay(true);
-        let (read, mut write) = socket.into_split();
+    async fn run<S>(self, socket: S, shutdown: CancellationToken)
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin,
+    {
+        let (read, mut write) = tokio::io::split(socket);
         let mut lines = FramedRead::new(read, LineCodec::new(self.config.max_line_bytes));
         self.stats.feeds_connected.fetch_add(1, Relaxed);
         self.stats.feeds_total.fetch_add(1, Relaxed);

@@ -21,6 +21,7 @@ pub mod lines;
 pub mod replay;
 pub mod sim;
 pub mod stats;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -34,17 +35,31 @@ pub use stats::Stats;
 
 /// The line `echoes-relay serve` prints on stdout once it listens: the one thing a person needs,
 /// and what scripts and tests read the addresses from (see [`parse_ready_line`]).
-pub fn ready_line(http: std::net::SocketAddr, ingest: std::net::SocketAddr) -> String {
-    format!("Echoes is running: open http://{http}/ in a browser (feeds: tcp://{ingest}; Ctrl-C to stop)")
+pub fn ready_line(
+    http: std::net::SocketAddr,
+    ingest: std::net::SocketAddr,
+    config: &Config,
+) -> String {
+    let web = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let feeds = if config.feed_tls.is_some() {
+        "tls"
+    } else {
+        "tcp"
+    };
+    format!("Echoes is running: open {web}://{http}/ in a browser (feeds: {feeds}://{ingest}; Ctrl-C to stop)")
 }
 
 /// The (HTTP, ingest) addresses in a [`ready_line`].
 pub fn parse_ready_line(line: &str) -> Option<(String, String)> {
-    let addr = |scheme: &str| {
-        let at = line.find(scheme)? + scheme.len();
-        line[at..].split(['/', ';', ' ']).next().map(str::to_string)
-    };
-    Some((addr("http://")?, addr("tcp://")?))
+    let mut addrs = line
+        .split_whitespace()
+        .filter_map(|w| w.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches(['/', ';', ')']).to_string());
+    Some((addrs.next()?, addrs.next()?))
 }
 
 /// The sockets the relay serves, bound by the caller (so tests can bind port 0 and learn the
@@ -117,6 +132,7 @@ pub async fn run(
         });
     }
 
+    let config_tls = config.tls.clone();
     let state = http::AppState {
         hub,
         stats,
@@ -124,9 +140,21 @@ pub async fn run(
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     };
-    let server = axum::serve(listeners.http, http::router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let served = server.await.context("HTTP server");
+    let router = http::router(state);
+    let stop = shutdown.clone().cancelled_owned();
+    let served = match config_tls {
+        Some(tls) => {
+            axum::serve(tls::TlsListener::new(listeners.http, tls), router)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+        None => {
+            axum::serve(listeners.http, router)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+    }
+    .context("HTTP server");
     // axum's graceful shutdown does not reach upgraded WebSockets: they watch `shutdown` themselves.
     shutdown.cancel();
     tasks.close();

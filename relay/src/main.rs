@@ -130,6 +130,15 @@ struct ServeArgs {
     /// Delete journal segments older than this many hours.
     #[arg(long)]
     retain_hours: Option<u64>,
+    /// PEM certificate chain: serve HTTP and WebSockets over TLS (https, wss).
+    #[arg(long, env = "ECHOES_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "ECHOES_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require TLS on the feed port too (same certificate).
+    #[arg(long, requires = "tls_cert", conflicts_with = "demo")]
+    tls_feeds: bool,
     /// Also run the built-in simulator against this relay.
     #[arg(long)]
     demo: bool,
@@ -229,7 +238,13 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
             args.dist.display()
         );
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(relay::tls::Tls::from_files(cert, key)?),
+        _ => None,
+    };
     let config = Config {
+        feed_tls: tls.clone().filter(|_| args.tls_feeds),
+        tls,
         max_line_bytes: args.max_line_bytes,
         influx_strings: match args.influx_strings {
             InfluxStrings::Reject => echoes_proto::StringFields::Reject,
@@ -261,7 +276,7 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let http_addr = http.local_addr()?;
     let ingest_addr = ingest.local_addr()?;
     // Plainly on stdout, so it stands out from the logs (which go to stderr).
-    println!("{}", relay::ready_line(http_addr, ingest_addr));
+    println!("{}", relay::ready_line(http_addr, ingest_addr, &config));
     relay::run(Listeners { ingest, http }, config, shutdown).await
 }
 

@@ -34,6 +34,12 @@ impl TestRelay {
         TestRelay::start_on(config, any, any).await
     }
 
+    /// A relay with TLS in its config: the same, but `get`/`client` (plaintext helpers) do not apply.
+    pub async fn start_tls(config: Config) -> TestRelay {
+        assert!(config.tls.is_some() || config.feed_tls.is_some());
+        TestRelay::start(config).await
+    }
+
     /// A relay on given addresses (e.g. those of a relay that was stopped, to restart it).
     pub async fn start_on(config: Config, http: SocketAddr, ingest: SocketAddr) -> TestRelay {
         let ingest = TcpListener::bind(ingest).await.unwrap();
