@@ -26,6 +26,7 @@ pub mod tls;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -149,7 +150,12 @@ pub async fn run(
                 .await
         }
         None => {
-            axum::serve(listeners.http, router)
+            // Frames are small and must leave at once: Nagle's algorithm would hold them until the
+            // client's delayed ACK, tens of milliseconds.
+            let listener = listeners.http.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, router)
                 .with_graceful_shutdown(stop)
                 .await
         }

@@ -96,6 +96,8 @@ impl axum::serve::Listener for TlsListener {
                 }
                 accepted = self.tcp.accept(), if self.handshakes.len() < MAX_HANDSHAKES => match accepted {
                     Ok((stream, addr)) => {
+                        // Small frames must leave at once (no Nagle delay).
+                        let _ = stream.set_nodelay(true);
                         let tls = self.tls.clone();
                         self.handshakes.spawn(async move {
                             match tls.accept(stream).await {
