@@ -50,9 +50,12 @@ impl Format {
     /// Consecutive batches as few messages as possible: in binary, one `records` frame (the
     /// frames' record sections joined under one header, a copy with no re-encoding); in JSON,
     /// each batch's own shared frame.
-    fn batches(self, group: &[Arc<Batch>]) -> Vec<Message> {
+    fn batches(self, group: &[Arc<Batch>]) -> Vec<(Message, u64)> {
         if group.len() == 1 || self == Format::Json {
-            return group.iter().map(|b| self.batch(b)).collect();
+            return group
+                .iter()
+                .map(|b| (self.batch(b), b.records.len() as u64))
+                .collect();
         }
         const HEADER: usize = 1 + 32 + 4;
         let frames: Vec<_> = group.iter().map(|b| b.binary()).collect();
@@ -64,7 +67,7 @@ impl Format {
         for f in &frames {
             out.extend_from_slice(&f[HEADER..]);
         }
-        vec![Message::Binary(out.into())]
+        vec![(Message::Binary(out.into()), count as u64)]
     }
 }
 
@@ -153,7 +156,7 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
     // The first seq this client has not been sent yet and is owed.
     let mut owed = head.seq + 1;
     let mut lagged = false;
-    if !send(&mut sink, format.frame(&hello), &stats, &shutdown).await {
+    if !send(&mut sink, (format.frame(&hello), 0), &stats, &shutdown).await {
         return finish(sink).await;
     }
     let mut backlog = backlog;
@@ -177,7 +180,14 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
         backlog = trim(backlog, from);
     }
     for batch in backlog {
-        if !send(&mut sink, format.batch(&batch), &stats, &shutdown).await {
+        if !send(
+            &mut sink,
+            (format.batch(&batch), batch.records.len() as u64),
+            &stats,
+            &shutdown,
+        )
+        .await
+        {
             return finish(sink).await;
         }
     }
@@ -200,7 +210,7 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
                         .fetch_add(batch.first_seq() - owed, Relaxed);
                     tracing::debug!(from = owed, to = batch.first_seq() - 1, "client lagged");
                     // The gap now, and this batch right after it.
-                    if !send(&mut sink, format.frame(&gap), &stats, &shutdown).await {
+                    if !send(&mut sink, (format.frame(&gap), 0), &stats, &shutdown).await {
                         break;
                     }
                 }
@@ -245,7 +255,7 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
 /// Sends one message unless `shutdown` comes first; false if it was not sent.
 async fn send<S: Sink<Message> + Unpin>(
     sink: &mut S,
-    msg: Message,
+    (msg, records): (Message, u64),
     stats: &Stats,
     shutdown: &CancellationToken,
 ) -> bool {
@@ -261,6 +271,7 @@ async fn send<S: Sink<Message> + Unpin>(
     if sent.is_ok() {
         stats.frames_sent.fetch_add(1, Relaxed);
         stats.bytes_out.fetch_add(len, Relaxed);
+        stats.records_sent.fetch_add(records, Relaxed);
     }
     sent.is_ok()
 }
@@ -321,7 +332,7 @@ async fn replay<S: Sink<Message> + Unpin>(
             to: (available - 1).min(to),
         };
         stats.client_gaps.fetch_add(1, Relaxed);
-        if !send(sink, format.frame(&gap), stats, shutdown).await {
+        if !send(sink, (format.frame(&gap), 0), stats, shutdown).await {
             return false;
         }
     }
@@ -342,7 +353,14 @@ async fn replay<S: Sink<Message> + Unpin>(
         match chunk {
             Ok(Some((prev_hash, records))) => {
                 let batch = Batch::new(prev_hash, records);
-                if !send(sink, format.batch(&batch), stats, shutdown).await {
+                if !send(
+                    sink,
+                    (format.batch(&batch), batch.records.len() as u64),
+                    stats,
+                    shutdown,
+                )
+                .await
+                {
                     return false;
                 }
             }

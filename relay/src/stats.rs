@@ -74,6 +74,8 @@ pub struct Stats {
     pub clients_connected: AtomicU64,
     pub clients_total: AtomicU64,
     pub frames_sent: AtomicU64,
+    /// Records sent to clients (live, backlog and resumes), counted once per client.
+    pub records_sent: AtomicU64,
     pub client_gaps: AtomicU64,
     pub records_skipped: AtomicU64,
     /// Refused lines by kind (`IngestError::kind`, plus `too_long`). Rare, so a mutex is fine.
@@ -117,6 +119,7 @@ impl Stats {
             ("echoes_batches_total", "counter", "Batches (frames) produced by the chain stage.", g(&self.batches)),
             ("echoes_clients_connected", "gauge", "WebSocket clients connected now.", g(&self.clients_connected)),
             ("echoes_clients_total", "counter", "WebSocket clients accepted since start.", g(&self.clients_total)),
+            ("echoes_records_sent_total", "counter", "Records sent to WebSocket clients, once per client.", g(&self.records_sent)),
             ("echoes_frames_sent_total", "counter", "WebSocket frames sent.", g(&self.frames_sent)),
             ("echoes_client_gaps_total", "counter", "Gap notices sent to lagging clients.", g(&self.client_gaps)),
             ("echoes_records_skipped_total", "counter", "Records not sent to lagging clients.", g(&self.records_skipped)),

@@ -106,6 +106,7 @@ async fn lines_in_chained_records_out() {
     for expected in [
         format!("echoes_ingest_bytes_total {line_bytes}"),
         "echoes_ingest_to_send_seconds_bucket{le=\"+Inf\"} 1200".to_string(),
+        "echoes_records_sent_total 1200".to_string(),
     ] {
         assert!(
             metrics.lines().any(|l| l == expected),
@@ -851,4 +852,80 @@ async fn a_feed_over_its_rate_is_refused_line_by_line() {
         "{metrics}"
     );
     relay.stop().await;
+}
+
+/// One reader stops reading while 100,000 records stream through: the other reader gets every
+/// record without a gap (the relay never waits for the stalled one); the stalled one, when it
+/// reads again, is told exactly what it missed and fetches it with `?from=`, ending with every
+/// record once and a valid chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_does_not_slow_another_and_resumes_without_a_gap() {
+    let journal = temp_journal("stalled");
+    let relay = TestRelay::start(Config {
+        journal: Some(relay::journal::JournalConfig {
+            fsync: relay::journal::Fsync::Never,
+            ..journal.clone()
+        }),
+        fanout_queue: 16,
+        max_batch: 256,
+        ..Config::default()
+    })
+    .await;
+    let (mut stalled, _) = relay.client("").await;
+    let (mut reader, _) = relay.client("").await;
+    const N: usize = 100_000;
+    let mut feed = relay.feed().await;
+    let writer = tokio::spawn(async move {
+        let lines: String = (1..=N)
+            .map(|i| {
+                format!(
+                    "{{\"sensor_id\":{},\"asset\":\"pump-{:02}\",\"v\":{i}}}\n",
+                    i % 100,
+                    i % 7
+                )
+            })
+            .collect();
+        feed.write_all(lines.as_bytes()).await.unwrap();
+        feed
+    });
+    let frames = reader.frames_until(N).await;
+    assert!(
+        frames.iter().all(|f| !matches!(f, Frame::Gap { .. })),
+        "the reading client lost nothing"
+    );
+    assert_eq!(verify(&mut Follower::from_genesis(), &frames), vec![]);
+    let _feed = writer.await.unwrap();
+
+    // The stalled client reads now: a prefix, then a gap notice naming what it missed.
+    let mut got = Vec::new();
+    let mut gap = None;
+    while gap.is_none() && got.last().map(|r: &ChainedRecord| r.seq) != Some(N as u64) {
+        match stalled.frame().await.unwrap() {
+            Frame::Records { records, .. } => got.extend(records),
+            Frame::Gap { from, to } => gap = Some((from, to)),
+            Frame::Hello { .. } => {}
+        }
+    }
+    let (from, _) = gap.expect("the stalled client fell behind and was told");
+    assert_eq!(
+        got.last().map_or(0, |r| r.seq) + 1,
+        from,
+        "the gap starts right after what it got"
+    );
+    // It fetches the rest from where it fell behind.
+    let (mut again, _) = relay.client(&format!("?from={from}")).await;
+    let rest = records(&again.frames_until(N - from as usize + 1).await);
+    got.extend(rest);
+    assert_eq!(
+        got.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=N as u64).collect::<Vec<_>>()
+    );
+    let mut follower = Follower::from_genesis();
+    let batch = Frame::Records {
+        prev_hash: echoes_proto::GENESIS,
+        records: got,
+    };
+    assert_eq!(follower.frame(&batch), vec![]);
+    relay.stop().await;
+    std::fs::remove_dir_all(&journal.dir).unwrap();
 }
