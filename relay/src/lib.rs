@@ -22,6 +22,7 @@ pub mod replay;
 pub mod sim;
 pub mod stats;
 pub mod tls;
+pub mod verify;
 
 use std::sync::Arc;
 

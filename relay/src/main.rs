@@ -28,6 +28,12 @@ enum Command {
     Sim(SimArgs),
     /// Stream recorded data (NASA C-MAPSS text files, or CSV) into a relay as a feed.
     Replay(ReplayArgs),
+    /// Check a journal directory, or a file of JSON frames (`/ws?format=json` captured one per
+    /// line), link by link. Prints "valid: …" and exits 0, or the first problem and exits 1.
+    Verify {
+        /// Journal directory or JSON-frames file.
+        path: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -212,6 +218,16 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(*args, shutdown).await,
         Command::Replay(args) => replay(args, shutdown).await,
+        Command::Verify { path } => match relay::verify::path(&path) {
+            Ok(summary) => {
+                println!("{summary}");
+                Ok(())
+            }
+            Err(problem) => {
+                println!("invalid: {problem}");
+                std::process::exit(1);
+            }
+        },
         Command::Sim(args) => {
             let n = relay::sim::run(args.connect, args.sim.config(args.count), shutdown).await?;
             tracing::info!("simulator wrote {n} lines");

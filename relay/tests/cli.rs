@@ -225,3 +225,95 @@ fn stop(mut relay: Relay) {
     let _ = relay.child.kill();
     let _ = relay.child.wait();
 }
+
+/// Offsets of the entries in a journal segment file (after its 48-byte header).
+fn entry_offsets(segment: &[u8]) -> Vec<(usize, usize)> {
+    let mut at = 48;
+    let mut out = Vec::new();
+    while at + 44 <= segment.len() {
+        let len = u32::from_be_bytes(segment[at..at + 4].try_into().unwrap()) as usize;
+        out.push((at, 44 + len));
+        at += 44 + len;
+    }
+    out
+}
+
+fn verify(path: &std::path::Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_echoes-relay"))
+        .args(["verify", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+/// `echoes-relay verify` accepts a journal the relay wrote and the JSON stream it served, and
+/// pinpoints an altered record and a removed one in copies of the journal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_accepts_the_relays_journal_and_pinpoints_tampering() {
+    let dir = std::env::temp_dir().join(format!("echoes-verify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let relay = start(&["--journal", dir.to_str().unwrap()]);
+    let mut feed = TcpStream::connect(&relay.ingest).unwrap();
+    let lines: String = (1..=300)
+        .map(|i| format!("{{\"sensor_id\":{},\"v\":{i}}}\n", i % 9))
+        .collect();
+    feed.write_all(lines.as_bytes()).unwrap();
+    let head = wait_for_head(&relay.http, 300);
+    assert_eq!(head, 300);
+    // The JSON stream, captured as a client sees it.
+    let frames = frames_from_genesis(&relay.http, 300).await;
+    let capture = dir.with_extension("jsonl");
+    let text: Vec<String> = frames.iter().map(Frame::to_json).collect();
+    std::fs::write(&capture, text.join("\n")).unwrap();
+    stop(relay);
+
+    let (ok, out) = verify(&dir);
+    assert!(
+        ok && out.starts_with("valid: 300 records, seq 1 to 300, head "),
+        "{out}"
+    );
+    let (ok, stream_out) = verify(&capture);
+    assert!(ok, "{stream_out}");
+    assert_eq!(
+        stream_out, out,
+        "the journal and the stream are the same chain"
+    );
+
+    let segment = dir.join(format!("seg-{:020}.log", 1));
+    let bytes = std::fs::read(&segment).unwrap();
+    let (at, len) = entry_offsets(&bytes)[149]; // seq 150
+    let tamper = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let copy = dir.with_extension("tampered");
+        let _ = std::fs::remove_dir_all(&copy);
+        std::fs::create_dir_all(&copy).unwrap();
+        let mut b = bytes.clone();
+        edit(&mut b);
+        std::fs::write(copy.join(segment.file_name().unwrap()), b).unwrap();
+        let result = verify(&copy);
+        std::fs::remove_dir_all(&copy).unwrap();
+        result
+    };
+    // The last byte of record 150's value, changed.
+    assert_eq!(
+        tamper(&|b| b[at + len - 1] ^= 1),
+        (
+            false,
+            "invalid: chain broken at seq 150: hash mismatch (record or hash altered)".to_string()
+        )
+    );
+    // Record 150 removed.
+    assert_eq!(
+        tamper(&|b| {
+            b.drain(at..at + len);
+        }),
+        (
+            false,
+            "invalid: chain broken at seq 151: records 150 to 150 are missing".to_string()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(&capture).unwrap();
+}
