@@ -11,6 +11,8 @@ use anyhow::{bail, Context};
 use echoes_proto::Frame;
 use futures_util::StreamExt;
 use relay::{Config, Listeners};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -74,6 +76,12 @@ impl TestRelay {
 
     pub async fn feed(&self) -> TcpStream {
         TcpStream::connect(self.ingest).await.unwrap()
+    }
+
+    /// A feed split into its write half and the relay's replies, line by line.
+    pub async fn feed_with_replies(&self) -> (OwnedWriteHalf, Lines<BufReader<OwnedReadHalf>>) {
+        let (read, write) = self.feed().await.into_split();
+        (write, BufReader::new(read).lines())
     }
 
     /// Writes `n` numbered lines (`{"sensor_id": i % 10, "v": i}`, i = 1..=n) on a new feed and

@@ -85,7 +85,7 @@ async fn lines_in_chained_records_out() {
     assert_eq!(status, 200);
     let health: serde_json::Value = serde_json::from_str(&health).unwrap();
     assert_eq!(health["head_seq"], 600);
-    assert_eq!(health["head_hash"], hex(&got[599].hash));
+    assert_eq!(health["head_hash"], hex::encode(got[599].hash));
     // Every record reached two live clients: 1200 latency observations; bytes in are the lines.
     eventually("latency observations", || async {
         relay
@@ -123,10 +123,6 @@ async fn lines_in_chained_records_out() {
     relay.stop().await;
 }
 
-fn hex(h: &[u8]) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[tokio::test]
 async fn a_bad_line_is_answered_and_the_feed_goes_on() {
     let relay = TestRelay::start(Config {
@@ -135,9 +131,7 @@ async fn a_bad_line_is_answered_and_the_feed_goes_on() {
     })
     .await;
     let (mut client, _) = relay.client("").await;
-    let conn = relay.feed().await;
-    let (read, mut write) = conn.into_split();
-    let mut replies = BufReader::new(read).lines();
+    let (mut write, mut replies) = relay.feed_with_replies().await;
     let long = format!(
         "{{\"sensor_id\":1,\"v\":1,\"pad\":\"{}\"}}",
         "x".repeat(200)
@@ -463,9 +457,7 @@ async fn influx_lines_arrive_intact() {
         })
         .await;
         let (mut client, _) = relay.client("").await;
-        let conn = relay.feed().await;
-        let (read, mut write) = conn.into_split();
-        let mut replies = BufReader::new(read).lines();
+        let (mut write, mut replies) = relay.feed_with_replies().await;
         let lines = "# telegraf\n\
             cpu,cpu=cpu-total,host=gw-1 usage_idle=97.25,usage_user=1.5 1700000000000000000\n\
             {\"sensor_id\":5,\"asset\":\"pump-01\",\"temperature\":40.5,\"timestamp\":1700000000.5}\n\
@@ -645,9 +637,7 @@ async fn acknowledgements_follow_the_journal() {
         ..Config::default()
     })
     .await;
-    let conn = relay.feed().await;
-    let (read, mut write) = conn.into_split();
-    let mut replies = BufReader::new(read).lines();
+    let (mut write, mut replies) = relay.feed_with_replies().await;
     let mut text = String::from("ACKS on\n");
     for i in 0..500 {
         text.push_str(&format!("{{\"sensor_id\":1,\"v\":{i}}}\n"));
