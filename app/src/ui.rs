@@ -47,7 +47,25 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// The relay's WebSocket URL: `?relay=` if given, else `/ws` on the page's own origin.
+/// Where the settings live in the browser.
+const RELAY_KEY: &str = "echoes.relay";
+const TOKEN_KEY: &str = "echoes.token";
+
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// A non-empty value saved in this browser's localStorage.
+fn stored(key: &str) -> Option<String> {
+    storage()?
+        .get_item(key)
+        .ok()
+        .flatten()
+        .filter(|v| !v.is_empty())
+}
+
+/// The relay's WebSocket URL: `?relay=` if given, else the one saved in Settings, else `/ws` on
+/// the page's own origin.
 fn relay_url() -> String {
     let location = window().location();
     let from_query = location
@@ -56,7 +74,7 @@ fn relay_url() -> String {
         .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
         .and_then(|p| p.get("relay"))
         .filter(|s| !s.is_empty());
-    from_query.unwrap_or_else(|| {
+    from_query.or_else(|| stored(RELAY_KEY)).unwrap_or_else(|| {
         let scheme = if location.protocol().ok().as_deref() == Some("https:") {
             "wss"
         } else {
@@ -100,13 +118,7 @@ pub fn App() -> impl IntoView {
 /// `echoes.v1`: browsers can send no other header on a WebSocket, and this keeps the token out
 /// of URLs and server logs. Without a token it offers no subprotocol, so any relay will do.
 fn open(url: &str) -> Option<WebSocket> {
-    let token = window()
-        .local_storage()
-        .ok()
-        .flatten()
-        .and_then(|s| s.get_item("echoes.token").ok().flatten())
-        .filter(|t| !t.is_empty());
-    match token {
+    match stored(TOKEN_KEY) {
         Some(t) => WebSocket::open_with_protocols(
             url,
             &["echoes.v1".to_string(), format!("echoes.token.{t}")],
@@ -261,7 +273,51 @@ fn Header() -> impl IntoView {
             <span class="relay" title="relay">{live.url.get_value()}</span>
             <span class="rate">{move || format!("{:.0} rec/s", live.rate.get())}</span>
             <IntegrityBadge/>
+            <Settings/>
         </header>
+    }
+}
+
+/// Relay URL and token, saved in this browser (localStorage) and applied by reloading: the token
+/// then travels as a WebSocket subprotocol, never in a URL.
+#[component]
+fn Settings() -> impl IntoView {
+    let relay = RwSignal::new(stored(RELAY_KEY).unwrap_or_default());
+    let token = RwSignal::new(stored(TOKEN_KEY).unwrap_or_default());
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Some(s) = storage() {
+            for (key, value) in [
+                (RELAY_KEY, relay.get_untracked()),
+                (TOKEN_KEY, token.get_untracked()),
+            ] {
+                let value = value.trim().to_string();
+                let _ = if value.is_empty() {
+                    s.remove_item(key)
+                } else {
+                    s.set_item(key, &value)
+                };
+            }
+        }
+        let _ = window().location().reload();
+    };
+    view! {
+        <details class="settings">
+            <summary>"Settings"</summary>
+            <form on:submit=save>
+                <label>
+                    "Relay URL"
+                    <input name="relay" type="url" placeholder="ws://gateway:8080/ws (default: this site)"
+                        prop:value=move || relay.get() on:input=move |ev| relay.set(event_target_value(&ev))/>
+                </label>
+                <label>
+                    "Token"
+                    <input name="token" type="password" autocomplete="off" placeholder="none"
+                        prop:value=move || token.get() on:input=move |ev| token.set(event_target_value(&ev))/>
+                </label>
+                <button type="submit">"Save and reconnect"</button>
+            </form>
+        </details>
     }
 }
 

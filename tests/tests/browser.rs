@@ -339,8 +339,8 @@ async fn a_reconnect_fills_the_gap_and_keeps_verifying() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A relay that requires a client token: the page cannot connect until the token is stored in
-/// the browser, and then sends it as a WebSocket subprotocol (never in the URL).
+/// A relay that requires a client token: the page cannot connect until the user enters the token
+/// in Settings; then it sends it as a WebSocket subprotocol (never in the URL).
 #[tokio::test]
 async fn the_page_presents_its_stored_token() {
     let relay = TestRelay::start(Config {
@@ -356,11 +356,26 @@ async fn the_page_presents_its_stored_token() {
         .wait_for("a refused connection", state, |v| v == "retrying")
         .await
         .unwrap();
-    browser
-        .js("localStorage.setItem('echoes.token', 'viewer-secret'); return true")
+    // The user opens Settings, types the token and saves: the page reloads and connects.
+    use fantoccini::Locator;
+    let c = &browser.client;
+    c.find(Locator::Css(".settings summary"))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
-    browser.client.goto(&url).await.unwrap();
+    let input = c
+        .find(Locator::Css(".settings input[name=token]"))
+        .await
+        .unwrap();
+    input.send_keys("viewer-secret").await.unwrap();
+    c.find(Locator::Css(".settings button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser
         .wait_for("the page to connect", state, |v| v == "live")
         .await
