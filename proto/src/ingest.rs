@@ -95,28 +95,22 @@ pub fn parse_line_with(
     now_us: i64,
     strings: StringFields,
 ) -> Result<Parsed, IngestError> {
-    if std::str::from_utf8(line).is_err() {
-        return Err(IngestError::NotUtf8);
-    }
+    // Checked once here, for both forms.
+    let text = std::str::from_utf8(line).map_err(|_| IngestError::NotUtf8)?;
     // JSON text starts with `{` (or, wrongly, `[` / `"`); no Influx measurement does.
-    let first = line.iter().find(|b| !b.is_ascii_whitespace());
-    if matches!(first, None | Some(b'{' | b'[' | b'"')) {
-        return parse_json(line, now_us).map(|record| Parsed {
+    // Influx lines have no leading white space in the wild; tolerate it like JSON does.
+    let trimmed = text.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    if matches!(trimmed.as_bytes().first(), None | Some(b'{' | b'[' | b'"')) {
+        return parse_json(text, now_us).map(|record| Parsed {
             record,
             dropped_strings: 0,
         });
     }
-    // Influx lines have no leading white space in the wild; tolerate it like JSON does.
-    let start = line
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(0);
-    crate::influx::parse_influx(&line[start..], now_us, strings)
+    crate::influx::parse_influx(trimmed.as_bytes(), now_us, strings)
 }
 
 /// Parses a JSON ingest line.
-pub fn parse_json(line: &[u8], now_us: i64) -> Result<Record, IngestError> {
-    let text = std::str::from_utf8(line).map_err(|_| IngestError::NotUtf8)?;
+fn parse_json(text: &str, now_us: i64) -> Result<Record, IngestError> {
     let mut de = serde_json::Deserializer::from_str(text);
     // Our own refusals travel through serde as opaque errors; the visitor leaves the typed one here.
     let ours = Cell::new(None);

@@ -183,18 +183,19 @@ impl Chain {
             // Whatever else is already waiting joins the batch. Under load (more was waiting),
             // let the feeds run once more before closing the batch: fewer, larger batches cost
             // less per record all the way to the browser. At rest this adds nothing.
-            for round in 0..2 {
-                let before = queued.len();
-                while queued.len() < self.config.max_batch {
+            let max = self.config.max_batch;
+            let mut drain = |queued: &mut Vec<Ingested>| {
+                while queued.len() < max {
                     match records.try_recv() {
                         Ok(r) => queued.push(r),
                         Err(_) => break,
                     }
                 }
-                if round == 1 || queued.len() == before || queued.len() >= self.config.max_batch {
-                    break;
-                }
+            };
+            drain(&mut queued);
+            if queued.len() > 1 && queued.len() < max {
                 std::thread::yield_now();
+                drain(&mut queued);
             }
             let prev_hash = self.chainer.head();
             let ingested_at = queued[0].at;
