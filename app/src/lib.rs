@@ -4,6 +4,10 @@
 //!   record's chain link verified. Tested natively and in headless Chromium.
 //! - `ui` (WebAssembly only): the Leptos components and the WebSocket connection.
 
+pub mod alarms;
+pub mod chart;
+pub mod demo;
+pub mod export;
 pub mod twin;
 
 #[cfg(target_arch = "wasm32")]

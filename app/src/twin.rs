@@ -1,17 +1,27 @@
-//! The twin: what the browser knows of every sensor, and how far it has verified the chain.
+//! The twin: what the browser knows of every asset and sensor, and how far it has verified the
+//! chain.
 //!
 //! Pure Rust, no browser APIs: the UI feeds it decoded frames and reads it back. Memory is
-//! bounded by the number of distinct sensors (one entry each) and a capped event list.
+//! bounded whatever the stream does: one entry per distinct sensor, each with a history ring of
+//! fixed length ([`TwinConfig::history_len`]), a capped event list, and one alarm per rule and
+//! sensor at most.
 
-use std::collections::BTreeMap;
+mod history;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use echoes_proto::{ChainError, Field, Follower, Frame};
+use serde::Serialize;
+
+use crate::alarms::{Alarms, Condition, Observation, RuleSet, Severity};
+
+pub use history::{History, Point, Stats};
 
 /// Most integrity events kept (oldest dropped first); the counters keep counting.
 pub const MAX_EVENTS: usize = 100;
 
 /// A sensor is identified by its asset and its id; ordered by asset, then id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct SensorKey {
     pub asset: String,
     pub sensor_id: u32,
@@ -27,6 +37,132 @@ impl SensorKey {
         };
         format!("{asset}/{}", self.sensor_id)
     }
+
+    /// The inverse of [`SensorKey::label`].
+    pub fn parse(label: &str) -> Option<SensorKey> {
+        let (asset, id) = label.rsplit_once('/')?;
+        Some(SensorKey {
+            asset: if asset == "-" { "" } else { asset }.to_string(),
+            sensor_id: id.parse().ok()?,
+        })
+    }
+}
+
+/// Tunables of the twin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TwinConfig {
+    /// Readings kept per sensor for charts, statistics and export.
+    pub history_len: usize,
+    /// A sensor is stale after this many of its usual intervals without a reading…
+    pub stale_factor: f64,
+    /// …but never sooner than this (ms), so a 10 Hz sensor is not stale after a busy frame…
+    pub min_stale_ms: f64,
+    /// …and, before its usual interval is known (one reading so far), after this (ms).
+    pub default_stale_ms: f64,
+}
+
+impl Default for TwinConfig {
+    fn default() -> Self {
+        TwinConfig {
+            history_len: 600,
+            stale_factor: 5.0,
+            min_stale_ms: 2_000.0,
+            default_stale_ms: 10_000.0,
+        }
+    }
+}
+
+/// What an asset or a sensor looks like at a glance; ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    /// Known (a rule names it) but not heard from since the page opened.
+    NoData,
+    /// Silent for longer than its usual interval allows.
+    Stale,
+    Warning,
+    Alarm,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Alarm,
+        Status::Warning,
+        Status::Stale,
+        Status::NoData,
+        Status::Ok,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NoData => "no_data",
+            Status::Stale => "stale",
+            Status::Warning => "warning",
+            Status::Alarm => "alarm",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NoData => "no data",
+            Status::Stale => "stale",
+            Status::Warning => "warning",
+            Status::Alarm => "alarm",
+        }
+    }
+}
+
+/// One sensor: its latest reading and its recent history.
+#[derive(Debug, Clone)]
+pub struct Sensor {
+    pub latest: Reading,
+    pub history: History,
+    /// Smoothed interval between readings, by sensor time (µs).
+    interval_us: Option<f64>,
+}
+
+impl Sensor {
+    /// How long (ms) this sensor may stay silent before it counts as stale.
+    pub fn stale_after_ms(&self, config: &TwinConfig) -> f64 {
+        match self.interval_us {
+            Some(us) => (us / 1000.0 * config.stale_factor).max(config.min_stale_ms),
+            None => config.default_stale_ms,
+        }
+    }
+    pub fn is_stale(&self, now_ms: f64, config: &TwinConfig) -> bool {
+        now_ms - self.latest.received_ms > self.stale_after_ms(config)
+    }
+    /// The usual interval between readings, in ms, once known.
+    pub fn interval_ms(&self) -> Option<f64> {
+        self.interval_us.map(|us| us / 1000.0)
+    }
+}
+
+/// An asset at a glance: its worst sensors first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetSummary {
+    pub name: String,
+    pub status: Status,
+    /// Sensors known (reporting or named by a rule).
+    pub sensors: usize,
+    /// Sensors per status.
+    pub counts: BTreeMap<Status, usize>,
+    /// Its sensors, worst first (then by id), at most [`SUMMARY_LINES`].
+    pub worst: Vec<SensorLine>,
+    /// Browser time of its newest reading.
+    pub last_ms: Option<f64>,
+}
+
+/// Sensors an asset tile lists.
+pub const SUMMARY_LINES: usize = 3;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SensorLine {
+    pub key: SensorKey,
+    pub status: Status,
+    /// Its first field and latest value.
+    pub value: Option<(String, f64)>,
 }
 
 /// The latest reading of one sensor.
@@ -73,7 +209,12 @@ pub enum Event {
 
 #[derive(Debug, Default)]
 pub struct Twin {
-    sensors: BTreeMap<SensorKey, Reading>,
+    config: TwinConfig,
+    sensors: BTreeMap<SensorKey, Sensor>,
+    rules: RuleSet,
+    alarms: Alarms,
+    /// Sensors named by a rule, reporting or not (so a silent one shows as "no data").
+    declared: BTreeSet<SensorKey>,
     follower: Follower,
     integrity_errors: u64,
     first_error: Option<ChainError>,
@@ -88,17 +229,30 @@ pub struct Twin {
 /// What one frame changed, so the UI updates only that.
 #[derive(Debug, Default, PartialEq)]
 pub struct Changes {
-    /// Sensors with a new reading, in arrival order, each once.
-    pub updated: Vec<SensorKey>,
+    /// Sensors with a new reading.
+    pub updated: BTreeSet<SensorKey>,
     /// Whether any of them is new (the sensor list grew).
     pub added: bool,
     /// Whether integrity or events changed.
     pub integrity: bool,
+    /// Whether the alarm list changed.
+    pub alarms: bool,
 }
 
 impl Twin {
     pub fn new() -> Twin {
         Twin::default()
+    }
+
+    pub fn with_config(config: TwinConfig) -> Twin {
+        Twin {
+            config,
+            ..Twin::default()
+        }
+    }
+
+    pub fn config(&self) -> &TwinConfig {
+        &self.config
     }
 
     /// The seq to ask the relay to resume from (`/ws?from=N`) on the next connection, so the
@@ -169,29 +323,251 @@ impl Twin {
                     asset: c.record.asset().to_owned(),
                     sensor_id: c.record.sensor_id(),
                 };
-                let count = match self.sensors.get(&key) {
-                    Some(r) => r.count + 1,
-                    None => {
-                        changes.added = true;
-                        1
-                    }
-                };
-                if !changes.updated.contains(&key) {
-                    changes.updated.push(key.clone());
+                let (ts_us, fields) = (c.record.ts_us(), c.record.fields());
+                if !self.sensors.contains_key(&key) {
+                    changes.added = true;
+                    let sensor = Sensor {
+                        latest: Reading {
+                            seq: c.seq,
+                            ts_us,
+                            fields: Vec::new(),
+                            received_ms: now_ms,
+                            count: 0,
+                        },
+                        history: History::new(self.config.history_len),
+                        interval_us: None,
+                    };
+                    self.sensors.insert(key.clone(), sensor);
                 }
-                self.sensors.insert(
-                    key,
-                    Reading {
-                        seq: c.seq,
-                        ts_us: c.record.ts_us(),
-                        fields: c.record.fields().to_vec(),
-                        received_ms: now_ms,
-                        count,
-                    },
-                );
+                let sensor = self.sensors.get_mut(&key).expect("inserted above");
+                if !self.rules.rules.is_empty() {
+                    for rule in &self.rules.rules {
+                        if !rule.applies_to(&key) {
+                            continue;
+                        }
+                        let Some(f) = fields.iter().find(|f| f.name == rule.field) else {
+                            continue;
+                        };
+                        let previous = (sensor.latest.count > 0)
+                            .then(|| {
+                                sensor
+                                    .latest
+                                    .fields
+                                    .iter()
+                                    .find(|p| p.name == f.name)
+                                    .map(|p| (sensor.latest.ts_us, p.value))
+                            })
+                            .flatten();
+                        let o = Observation {
+                            key: &key,
+                            seq: c.seq,
+                            ts_us,
+                            value: f.value,
+                            previous,
+                        };
+                        changes.alarms |= self.alarms.observe(rule, &o, now_ms);
+                    }
+                }
+                if sensor.latest.count > 0 && ts_us > sensor.latest.ts_us {
+                    let dt = (ts_us - sensor.latest.ts_us) as f64;
+                    sensor.interval_us = Some(match sensor.interval_us {
+                        Some(i) => i + 0.2 * (dt - i),
+                        None => dt,
+                    });
+                }
+                sensor.history.push(c.seq, ts_us, fields);
+                let latest = &mut sensor.latest;
+                latest.seq = c.seq;
+                latest.ts_us = ts_us;
+                latest.fields.clear();
+                latest.fields.extend_from_slice(fields);
+                latest.received_ms = now_ms;
+                latest.count += 1;
+                changes.updated.insert(key);
             }
         }
         changes
+    }
+
+    /// Time passing: staleness rules fire on silent sensors. Returns whether alarms changed.
+    pub fn tick(&mut self, now_ms: f64) -> bool {
+        let mut changed = false;
+        for rule in &self.rules.rules {
+            if !matches!(rule.condition, Condition::Stale { .. }) {
+                continue;
+            }
+            for (key, s) in &self.sensors {
+                let has_field = s.latest.fields.iter().any(|f| f.name == rule.field);
+                if has_field && rule.applies_to(key) {
+                    changed |= self
+                        .alarms
+                        .observe_age(rule, key, s.latest.received_ms, now_ms);
+                }
+            }
+        }
+        changed
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Replaces the rules; alarms of removed rules go, and every sensor's latest reading is
+    /// checked against the new ones at once.
+    pub fn set_rules(&mut self, rules: RuleSet, now_ms: f64) {
+        self.alarms.retain_rules(&rules.rules);
+        self.declared = rules
+            .rules
+            .iter()
+            .filter_map(|r| {
+                Some(SensorKey {
+                    asset: r.asset.clone()?,
+                    sensor_id: r.sensor_id?,
+                })
+            })
+            .collect();
+        self.rules = rules;
+        for rule in &self.rules.rules {
+            if matches!(rule.condition, Condition::Rate { .. }) {
+                continue;
+            }
+            for (key, s) in &self.sensors {
+                if !rule.applies_to(key) {
+                    continue;
+                }
+                let Some(f) = s.latest.fields.iter().find(|f| f.name == rule.field) else {
+                    continue;
+                };
+                let o = Observation {
+                    key,
+                    seq: s.latest.seq,
+                    ts_us: s.latest.ts_us,
+                    value: f.value,
+                    previous: None,
+                };
+                self.alarms.observe(rule, &o, now_ms);
+            }
+        }
+        self.tick(now_ms);
+    }
+
+    pub fn alarms(&self) -> &Alarms {
+        &self.alarms
+    }
+    pub fn acknowledge(&mut self, key: &SensorKey, rule: u32) -> bool {
+        self.alarms.acknowledge(key, rule)
+    }
+    pub fn acknowledge_all(&mut self) -> bool {
+        self.alarms.acknowledge_all()
+    }
+
+    pub fn sensor(&self, key: &SensorKey) -> Option<&Sensor> {
+        self.sensors.get(key)
+    }
+
+    pub fn sensor_status(&self, key: &SensorKey, now_ms: f64) -> Status {
+        let Some(s) = self.sensors.get(key) else {
+            return Status::NoData;
+        };
+        match self.alarms.severity_of(key) {
+            Some(Severity::Alarm) => Status::Alarm,
+            Some(Severity::Warning) => Status::Warning,
+            None if s.is_stale(now_ms, &self.config) => Status::Stale,
+            None => Status::Ok,
+        }
+    }
+
+    /// The sensors of one asset (reporting or declared), by id.
+    pub fn asset_sensors(&self, asset: &str) -> Vec<SensorKey> {
+        let lo = SensorKey {
+            asset: asset.to_string(),
+            sensor_id: 0,
+        };
+        let hi = SensorKey {
+            asset: asset.to_string(),
+            sensor_id: u32::MAX,
+        };
+        let mut keys: BTreeSet<SensorKey> = self
+            .sensors
+            .range(lo.clone()..=hi.clone())
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.extend(self.declared.range(lo..=hi).cloned());
+        keys.into_iter().collect()
+    }
+
+    /// Every asset name, reporting or declared, sorted.
+    pub fn asset_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for k in self.sensors.keys().chain(self.declared.iter()) {
+            if names.last() != Some(&k.asset) {
+                names.push(k.asset.clone());
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    pub fn asset_summary(&self, asset: &str, now_ms: f64) -> Option<AssetSummary> {
+        let keys = self.asset_sensors(asset);
+        if keys.is_empty() {
+            return None;
+        }
+        let mut lines: Vec<SensorLine> = keys
+            .into_iter()
+            .map(|key| {
+                let status = self.sensor_status(&key, now_ms);
+                let value = self
+                    .sensors
+                    .get(&key)
+                    .and_then(|s| s.latest.fields.first())
+                    .map(|f| (f.name.clone(), f.value));
+                SensorLine { key, status, value }
+            })
+            .collect();
+        let mut counts = BTreeMap::new();
+        for l in &lines {
+            *counts.entry(l.status).or_insert(0) += 1;
+        }
+        let status = lines
+            .iter()
+            .map(|l| l.status)
+            .max()
+            .unwrap_or(Status::NoData);
+        let last_ms = self
+            .asset_sensors(asset)
+            .iter()
+            .filter_map(|k| self.sensors.get(k))
+            .map(|s| s.latest.received_ms)
+            .reduce(f64::max);
+        let sensors = lines.len();
+        lines.sort_by(|a, b| b.status.cmp(&a.status).then(a.key.cmp(&b.key)));
+        lines.truncate(SUMMARY_LINES);
+        Some(AssetSummary {
+            name: asset.to_string(),
+            status,
+            sensors,
+            counts,
+            worst: lines,
+            last_ms,
+        })
+    }
+
+    /// Every asset, worst first, then by name.
+    pub fn overview(&self, now_ms: f64) -> Vec<AssetSummary> {
+        let mut all: Vec<AssetSummary> = self
+            .asset_names()
+            .iter()
+            .filter_map(|a| self.asset_summary(a, now_ms))
+            .collect();
+        all.sort_by(|a, b| b.status.cmp(&a.status).then_with(|| a.name.cmp(&b.name)));
+        all
+    }
+
+    /// Bytes held by the sensors' histories (for the memory figures).
+    pub fn history_bytes(&self) -> usize {
+        self.sensors.values().map(|s| s.history.heap_bytes()).sum()
     }
 
     fn push_event(&mut self, e: Event) {
@@ -216,11 +592,15 @@ impl Twin {
         }
     }
 
-    pub fn sensors(&self) -> &BTreeMap<SensorKey, Reading> {
+    pub fn sensors(&self) -> &BTreeMap<SensorKey, Sensor> {
         &self.sensors
     }
     pub fn reading(&self, key: &SensorKey) -> Option<&Reading> {
-        self.sensors.get(key)
+        self.sensors.get(key).map(|s| &s.latest)
+    }
+    /// Newest seq received.
+    pub fn head(&self) -> u64 {
+        self.head
     }
     /// Records received since the app started.
     pub fn records(&self) -> u64 {

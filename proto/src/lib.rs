@@ -10,6 +10,7 @@ pub mod chain;
 pub mod influx;
 pub mod ingest;
 pub mod record;
+pub mod sim;
 pub mod wire;
 
 pub use chain::{

@@ -1,13 +1,12 @@
 //! The built-in simulator: a real TCP feed client, as a sensor gateway would be. It writes one
-//! JSON line per sensor per tick; each sensor reports a temperature and a pressure that drift,
-//! follow a slow cycle and carry noise, from a seeded generator so runs repeat.
+//! JSON line per sensor per tick, with the readings of [`echoes_proto::sim`] (the same ones the
+//! app's in-browser demo produces).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use echoes_proto::sim::Simulator;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -37,20 +36,7 @@ impl Default for SimConfig {
     }
 }
 
-const KINDS: [&str; 5] = ["pump", "motor", "turbine", "compressor", "room"];
-
-/// Name of asset `index` (0-based): `pump-01`, `motor-02`, …
-pub fn asset_name(index: u32) -> String {
-    format!("{}-{:02}", KINDS[index as usize % KINDS.len()], index + 1)
-}
-
-struct Sensor {
-    id: u32,
-    asset: String,
-    temperature: f64,
-    pressure: f64,
-    phase: f64,
-}
+pub use echoes_proto::sim::asset_name;
 
 /// Connects to the relay's ingest port (retrying for a few seconds, so it can start alongside
 /// the relay) and streams until `shutdown` or `max_lines`. Returns the number of lines written.
@@ -67,17 +53,7 @@ pub async fn run(
         config.rate_hz.is_finite() && config.rate_hz > 0.0,
         "the rate must be a positive number of readings per second"
     );
-    let assets = config.assets.clamp(1, config.sensors);
-    let mut rng = SmallRng::seed_from_u64(config.seed);
-    let mut sensors: Vec<Sensor> = (0..config.sensors)
-        .map(|i| Sensor {
-            id: i + 1,
-            asset: asset_name(i * assets / config.sensors),
-            temperature: rng.random_range(35.0..75.0),
-            pressure: rng.random_range(95.0..180.0),
-            phase: rng.random_range(0.0..std::f64::consts::TAU),
-        })
-        .collect();
+    let mut sim = Simulator::new(config.sensors, config.assets, config.seed);
 
     let stream = connect(addr, &shutdown).await?;
     let (read, mut write) = stream.into_split();
@@ -92,31 +68,34 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / config.rate_hz));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut written = 0u64;
-    let mut buf = String::with_capacity(sensors.len() * 100);
+    let mut buf = String::with_capacity(sim.len() * 100);
     let mut t = 0.0f64;
     'outer: loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let now = crate::ingest::now_us() as f64 / 1e6;
+        // Millisecond sensor time, as the `timestamp` field carries it.
+        let now_us = crate::ingest::now_us() / 1000 * 1000;
         t += 1.0 / config.rate_hz;
         buf.clear();
-        for s in &mut sensors {
+        for i in 0..sim.len() {
             if config.max_lines.is_some_and(|max| written >= max) {
                 break;
             }
-            s.temperature += rng.random_range(-0.05..0.05);
-            s.pressure += rng.random_range(-0.1..0.1);
-            let cycle = (t / 60.0 * std::f64::consts::TAU + s.phase).sin();
-            let temperature = s.temperature + 2.0 * cycle + rng.random_range(-0.2..0.2);
-            let pressure = s.pressure + 3.0 * cycle + rng.random_range(-0.5..0.5);
+            let r = sim.reading(i, t, now_us);
             use std::fmt::Write;
-            let _ = writeln!(
+            let _ = write!(
                 buf,
-                r#"{{"sensor_id":{},"asset":"{}","temperature":{:.2},"pressure":{:.2},"timestamp":{:.3}}}"#,
-                s.id, s.asset, temperature, pressure, now
+                r#"{{"sensor_id":{},"asset":"{}","timestamp":{:.3}"#,
+                r.sensor_id(),
+                r.asset(),
+                now_us as f64 / 1e6
             );
+            for f in r.fields() {
+                let _ = write!(buf, r#","{}":{}"#, f.name, f.value);
+            }
+            buf.push_str("}\n");
             written += 1;
         }
         if !buf.is_empty() {

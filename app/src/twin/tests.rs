@@ -290,3 +290,380 @@ fn a_resumed_connection_keeps_verifying_across_the_reconnect() {
     );
     assert_eq!(twin.events(), &[Event::Skipped { from: 11, to: 40 }]);
 }
+
+// ---- the model: assets, history, staleness, status, alarms, export ----
+
+use crate::alarms::{Condition, Rule, RuleSet, RulesError, Severity};
+
+/// A chained frame of `(asset, sensor_id, ts_s, [(field, value)])` readings.
+struct Feed {
+    chain: Chainer,
+}
+
+impl Feed {
+    fn new() -> Feed {
+        Feed {
+            chain: Chainer::new(),
+        }
+    }
+    fn frame(&mut self, readings: &[(&str, u32, f64, &[(&str, f64)])]) -> Frame {
+        let prev_hash = self.chain.head();
+        let records = readings
+            .iter()
+            .map(|(asset, id, ts, fields)| {
+                let r = Record::new(
+                    (ts * 1e6) as i64,
+                    *asset,
+                    *id,
+                    fields.iter().map(|(n, v)| (n.to_string(), *v)),
+                )
+                .unwrap();
+                self.chain.append(r)
+            })
+            .collect();
+        Frame::Records { prev_hash, records }
+    }
+}
+
+fn key(asset: &str, id: u32) -> SensorKey {
+    SensorKey {
+        asset: asset.into(),
+        sensor_id: id,
+    }
+}
+
+fn rule(field: &str, condition: Condition, severity: Severity) -> Rule {
+    Rule {
+        id: 0,
+        asset: None,
+        sensor_id: None,
+        field: field.into(),
+        condition,
+        severity,
+    }
+}
+
+fn rules(list: Vec<Rule>) -> RuleSet {
+    let mut set = RuleSet::default();
+    for r in list {
+        set.add(r).unwrap();
+    }
+    set
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn history_is_a_bounded_ring_with_window_statistics() {
+    let mut twin = Twin::with_config(TwinConfig {
+        history_len: 5,
+        ..TwinConfig::default()
+    });
+    let mut feed = Feed::new();
+    for i in 0..1000 {
+        let f = feed.frame(&[("pump-01", 1, i as f64, &[("temperature", i as f64)])]);
+        twin.apply(&f, i as f64 * 1000.0);
+    }
+    let s = twin.sensor(&key("pump-01", 1)).unwrap();
+    assert_eq!(s.history.len(), 5);
+    let seqs: Vec<u64> = s.history.all("temperature").map(|p| p.seq).collect();
+    assert_eq!(seqs, [996, 997, 998, 999, 1000]);
+    let st = s.history.stats("temperature", 997_000_000).unwrap();
+    assert_eq!(
+        (st.min, st.max, st.mean, st.count),
+        (997.0, 999.0, 998.0, 3)
+    );
+    assert_eq!(s.interval_ms(), Some(1000.0));
+    // Memory does not grow with the stream: the same after 1,000 more readings.
+    let bytes = twin.history_bytes();
+    for i in 1000..2000 {
+        let f = feed.frame(&[("pump-01", 1, i as f64, &[("temperature", i as f64)])]);
+        twin.apply(&f, i as f64 * 1000.0);
+    }
+    assert_eq!(twin.history_bytes(), bytes);
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn a_field_that_comes_and_goes_keeps_its_own_column() {
+    let mut h = History::new(3);
+    let f = |n: &str, v: f64| echoes_proto::Field {
+        name: n.into(),
+        value: v,
+    };
+    h.push(1, 10, &[f("a", 1.0)]);
+    h.push(2, 20, &[f("a", 2.0), f("b", 20.0)]);
+    h.push(3, 30, &[f("b", 30.0)]);
+    let b: Vec<(u64, f64)> = h.all("b").map(|p| (p.seq, p.value)).collect();
+    assert_eq!(b, [(2, 20.0), (3, 30.0)]);
+    assert_eq!(h.nearest("a", 26.0, 0..3).unwrap().seq, 2);
+    assert_eq!(h.range(15, 30), 1..3);
+    // Once "a" has left the ring its column goes too.
+    h.push(4, 40, &[f("b", 40.0)]);
+    h.push(5, 50, &[f("b", 50.0)]);
+    assert_eq!(h.fields().collect::<Vec<_>>(), ["b"]);
+    let last = h.last(2);
+    assert_eq!(last[0].0, 5);
+    assert_eq!(last[1].2, [("b", 40.0)]);
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn staleness_follows_each_sensors_usual_interval() {
+    let mut twin = Twin::new();
+    let mut feed = Feed::new();
+    // Sensor 1 reports every second, sensor 2 every 10 s; both last at t = 100 s.
+    for t in (60..=100)
+        .rev()
+        .step_by(1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        let mut r: Vec<(&str, u32, f64, &[(&str, f64)])> =
+            vec![("pump-01", 1, t as f64, &[("v", 1.0)])];
+        if t % 10 == 0 {
+            r.push(("pump-01", 2, t as f64, &[("v", 2.0)]));
+        }
+        twin.apply(&feed.frame(&r), t as f64 * 1000.0);
+    }
+    let now = |s: f64| s * 1000.0;
+    assert_eq!(
+        twin.sensor_status(&key("pump-01", 1), now(104.0)),
+        Status::Ok
+    );
+    assert_eq!(
+        twin.sensor_status(&key("pump-01", 1), now(106.0)),
+        Status::Stale
+    );
+    assert_eq!(
+        twin.sensor_status(&key("pump-01", 2), now(140.0)),
+        Status::Ok
+    );
+    assert_eq!(
+        twin.sensor_status(&key("pump-01", 2), now(151.0)),
+        Status::Stale
+    );
+    assert_eq!(
+        twin.sensor_status(&key("pump-01", 3), now(100.0)),
+        Status::NoData
+    );
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn threshold_alarms_have_hysteresis_and_need_acknowledging() {
+    let mut twin = Twin::new();
+    let mut feed = Feed::new();
+    twin.set_rules(
+        rules(vec![rule(
+            "temperature",
+            Condition::Above {
+                limit: 80.0,
+                hysteresis: 5.0,
+            },
+            Severity::Alarm,
+        )]),
+        0.0,
+    );
+    let k = key("pump-01", 1);
+    // check(value, expected (active, acked) or None when no alarm is listed)
+    let mut step = 0.0;
+    let mut check = |twin: &mut Twin, value: f64, expected: Option<(bool, bool)>| {
+        step += 1.0;
+        let f = feed.frame(&[("pump-01", 1, step, &[("temperature", value)])]);
+        twin.apply(&f, step * 1000.0);
+        let got = twin.alarms().iter().next().map(|a| (a.active, a.acked));
+        assert_eq!(got, expected, "after {value}");
+    };
+    check(&mut twin, 79.0, None);
+    check(&mut twin, 81.0, Some((true, false)));
+    assert_eq!(twin.sensor_status(&k, 2000.0), Status::Alarm);
+    check(&mut twin, 77.0, Some((true, false))); // within the hysteresis band: still on
+    check(&mut twin, 74.0, Some((false, false))); // cleared, not yet acknowledged
+    assert_eq!(twin.sensor_status(&k, 4000.0), Status::Ok);
+    check(&mut twin, 85.0, Some((true, false))); // fires again
+    let a = twin.alarms().iter().next().unwrap().clone();
+    assert_eq!(
+        (a.seq, a.value, a.first_seen_ms),
+        (Some(5), Some(85.0), 5000.0)
+    );
+    assert_eq!(twin.alarms().unacknowledged(), 1);
+    assert!(twin.acknowledge(&k, a.rule));
+    assert_eq!(twin.alarms().unacknowledged(), 0);
+    check(&mut twin, 86.0, Some((true, true)));
+    check(&mut twin, 70.0, None); // acknowledged and cleared: gone
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn rate_and_staleness_rules_and_scopes() {
+    let mut twin = Twin::new();
+    let mut feed = Feed::new();
+    let mut only_pump = rule(
+        "pressure",
+        Condition::Rate { per_second: 10.0 },
+        Severity::Warning,
+    );
+    only_pump.asset = Some("pump-01".into());
+    let stale = rule(
+        "pressure",
+        Condition::Stale { seconds: 30.0 },
+        Severity::Alarm,
+    );
+    let mut declared = rule(
+        "pressure",
+        Condition::Below {
+            limit: 1.0,
+            hysteresis: 0.0,
+        },
+        Severity::Alarm,
+    );
+    declared.asset = Some("valve-09".into());
+    declared.sensor_id = Some(4);
+    twin.set_rules(rules(vec![only_pump, stale, declared]), 0.0);
+    let mut r = |t: f64, p: f64, m: f64| -> Frame {
+        feed.frame(&[
+            ("pump-01", 1, t, &[("pressure", p)]),
+            ("motor-02", 1, t, &[("pressure", m)]),
+        ])
+    };
+    let f = r(1.0, 100.0, 100.0);
+    twin.apply(&f, 1000.0);
+    let f = r(2.0, 105.0, 150.0); // pump +5/s: fine; the motor's +50/s is out of scope
+    twin.apply(&f, 2000.0);
+    assert!(twin.alarms().is_empty());
+    let f = r(2.5, 115.0, 150.0); // pump +20/s
+    twin.apply(&f, 2500.0);
+    let fired: Vec<_> = twin
+        .alarms()
+        .iter()
+        .map(|a| (a.key.label(), a.severity))
+        .collect();
+    assert_eq!(fired, [("pump-01/1".to_string(), Severity::Warning)]);
+    // Nothing for 31 s: both sensors go stale by rule.
+    assert!(twin.tick(33_600.0));
+    let mut fired: Vec<_> = twin
+        .alarms()
+        .iter()
+        .filter(|a| a.active)
+        .map(|a| (a.key.label(), a.text.clone()))
+        .collect();
+    fired.sort();
+    assert_eq!(
+        fired,
+        [
+            ("motor-02/1".to_string(), "no pressure for 30 s".to_string()),
+            ("pump-01/1".to_string(), "no pressure for 30 s".to_string()),
+            (
+                "pump-01/1".to_string(),
+                "pressure changes faster than 10/s".to_string()
+            ),
+        ]
+    );
+    // The declared sensor that never reported is "no data"; the overview lists worst first.
+    let overview = twin.overview(33_600.0);
+    let order: Vec<(&str, Status)> = overview
+        .iter()
+        .map(|a| (a.name.as_str(), a.status))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("motor-02", Status::Alarm),
+            ("pump-01", Status::Alarm),
+            ("valve-09", Status::NoData)
+        ]
+    );
+    assert_eq!(overview[1].worst[0].value, Some(("pressure".into(), 115.0)));
+    // Removing the rules removes their alarms.
+    twin.set_rules(RuleSet::default(), 34_000.0);
+    assert!(twin.alarms().is_empty());
+    assert_eq!(twin.asset_names(), ["motor-02", "pump-01"]);
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn rules_round_trip_as_json_and_bad_files_are_refused() {
+    let mut set = rules(vec![
+        rule(
+            "temperature",
+            Condition::Above {
+                limit: 80.0,
+                hysteresis: 2.0,
+            },
+            Severity::Warning,
+        ),
+        rule(
+            "pressure",
+            Condition::Stale { seconds: 5.0 },
+            Severity::Alarm,
+        ),
+    ]);
+    set.units.insert("pressure".into(), "bar".into());
+    let text = set.to_json();
+    assert!(text.contains("\"echoes_rules\": 1"), "{text}");
+    assert_eq!(RuleSet::from_json(&text).unwrap(), set);
+    assert_eq!(set.unit("pressure"), Some("bar"));
+    assert_eq!(set.unit("temperature"), Some("°C"));
+
+    fn check(text: &str, expected: &str) {
+        let err: RulesError = RuleSet::from_json(text).unwrap_err();
+        assert_eq!(err.to_string(), expected, "{text}");
+    }
+    check(
+        r#"{"echoes_rules":2,"rules":[]}"#,
+        "unsupported rules version 2 (this app reads version 1)",
+    );
+    check(
+        r#"{"echoes_rules":1,"rules":[{"id":1,"field":"t","type":"stale","seconds":0,"severity":"alarm"}]}"#,
+        "rule 0: the staleness must be a positive number of seconds",
+    );
+    check(
+        r#"{"echoes_rules":1,"rules":[{"id":1,"field":"","type":"above","limit":1,"severity":"alarm"}]}"#,
+        "rule 0: the field name is empty",
+    );
+    assert!(RuleSet::from_json("[]").is_err());
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn csv_export_is_exactly_the_records_in_view() {
+    let mut twin = Twin::new();
+    let mut feed = Feed::new();
+    let tricky = 0.1 + 0.2; // 0.30000000000000004 must come back with the same bits
+    let f = feed.frame(&[
+        (
+            "pump-01",
+            1,
+            1.0,
+            &[("temperature", 40.5), ("pressure", tricky)],
+        ),
+        ("pump-01", 2, 1.5, &[("temperature", -3.0)]),
+        (
+            "pump-01",
+            1,
+            2.0,
+            &[("temperature", 41.0), ("pressure", 7.0)],
+        ),
+        (
+            "pump-01",
+            1,
+            9.0,
+            &[("temperature", 99.0), ("pressure", 9.0)],
+        ),
+    ]);
+    twin.apply(&f, 0.0);
+    let keys = [key("pump-01", 1), key("pump-01", 2)];
+    let csv = crate::export::csv(&twin, &keys, 1_000_000, 2_000_000);
+    assert_eq!(
+        csv,
+        "seq,time,ts_us,asset,sensor_id,pressure,temperature\n\
+         1,1970-01-01T00:00:01.000000Z,1000000,pump-01,1,0.30000000000000004,40.5\n\
+         2,1970-01-01T00:00:01.500000Z,1500000,pump-01,2,,-3\n\
+         3,1970-01-01T00:00:02.000000Z,2000000,pump-01,1,7,41\n"
+    );
+    let snap = crate::export::snapshot(&twin, "ws://x/ws", 0.0);
+    assert_eq!(snap["head_seq"], 4);
+    assert_eq!(snap["integrity"]["state"], "verified");
+    assert_eq!(
+        snap["assets"][0]["sensors"][0]["latest"]["fields"]["temperature"],
+        99.0
+    );
+    assert_eq!(
+        snap["assets"][0]["sensors"][0]["history"]["stats"]["pressure"]["max"],
+        9.0
+    );
+}
