@@ -1,0 +1,192 @@
+//! The header: where the data comes from, how fresh and how trustworthy it is, the alarm count,
+//! navigation, theme and settings.
+
+use leptos::prelude::*;
+
+use super::{
+    describe, download, now_ms, storage, stored, Conn, Live, Route, HISTORY_KEY, RELAY_KEY,
+    THEME_KEY, TOKEN_KEY,
+};
+use crate::twin::Integrity;
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let conn = move || match live.conn.get() {
+        Conn::Connecting => ("connecting", "connecting…".to_string()),
+        Conn::Live => ("live", "live".to_string()),
+        Conn::Demo => ("demo", "demo (no relay)".to_string()),
+        Conn::Retrying { attempt, delay_ms } => (
+            "retrying",
+            format!(
+                "disconnected · retry {attempt} in {:.1} s",
+                delay_ms as f64 / 1000.0
+            ),
+        ),
+    };
+    let unacked = Memo::new(move |_| live.alarms.with(|a| a.iter().filter(|a| !a.acked).count()));
+    let active = Memo::new(move |_| live.alarms.with(|a| a.iter().filter(|a| a.active).count()));
+    let on = move |r: fn(&Route) -> bool| move || r(&live.route.get());
+    let snapshot = move |_| {
+        let now = now_ms();
+        let json = live.twin.with_value(|t| {
+            crate::export::snapshot(t, &live.url.get_untracked(), now).to_string()
+        });
+        download("echoes-snapshot.json", "application/json", &json);
+    };
+    view! {
+        <header class="topbar">
+            <a class="brand" href="#/">"Echoes"</a>
+            <nav>
+                <a href="#/" class:current=on(|r| matches!(r, Route::Overview | Route::Asset { .. }))>"Overview"</a>
+                <a href="#/alarms" class:current=on(|r| *r == Route::Alarms)>
+                    "Alarms "
+                    <span class="alarm-count" data-active=move || active.get()
+                        class:hot=move || { unacked.get() > 0 }>{move || unacked.get()}</span>
+                </a>
+            </nav>
+            <span class="conn" data-state=move || conn().0>
+                <span class="dot"></span>
+                {move || conn().1}
+            </span>
+            <span class="relay" title="relay">{move || live.url.get()}</span>
+            <span class="rate">{move || format!("{:.0} rec/s", live.rate.get())}</span>
+            <span class="lag" title="browser clock minus sensor clock of the newest record">
+                {move || live.lag_ms.get().map(|l| format!("lag {l:.0} ms")).unwrap_or_default()}
+            </span>
+            <IntegrityBadge/>
+            <span class="spacer"></span>
+            <button class="snapshot" title="the whole twin as JSON" on:click=snapshot>"Snapshot"</button>
+            <ThemeToggle/>
+            <Settings/>
+        </header>
+    }
+}
+
+#[component]
+fn IntegrityBadge() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let badge = Memo::new(move |_| match live.integrity.get() {
+        Integrity::Waiting => ("waiting", "waiting for records".to_string(), String::new()),
+        Integrity::Verified { seq, records } => (
+            "verified",
+            format!("✔ chain verified up to seq {seq}"),
+            format!("{records} records re-hashed and linked in this browser"),
+        ),
+        Integrity::Broken { first, errors, .. } => (
+            "broken",
+            format!("✖ chain broken at seq {}", first.seq),
+            format!("{}; {errors} problem(s) so far", describe(&first.kind)),
+        ),
+    });
+    view! {
+        <span class="badge" data-integrity=move || badge.get().0 title=move || badge.get().2>
+            {move || badge.get().1}
+        </span>
+    }
+}
+
+/// `dark`, `light`, or none (follow the system).
+pub fn saved_theme() -> Option<String> {
+    stored(THEME_KEY).filter(|t| t == "dark" || t == "light")
+}
+
+pub fn apply_theme(theme: Option<String>) {
+    if let Some(root) = document().document_element() {
+        let _ = match theme {
+            Some(t) => root.set_attribute("data-theme", &t),
+            None => root.remove_attribute("data-theme"),
+        };
+    }
+}
+
+#[component]
+fn ThemeToggle() -> impl IntoView {
+    let theme = RwSignal::new(saved_theme());
+    let next = move |_| {
+        let dark_now = match theme.get_untracked().as_deref() {
+            Some(t) => t == "dark",
+            None => window()
+                .match_media("(prefers-color-scheme: dark)")
+                .ok()
+                .flatten()
+                .is_some_and(|m| m.matches()),
+        };
+        let t = if dark_now { "light" } else { "dark" };
+        if let Some(s) = storage() {
+            let _ = s.set_item(THEME_KEY, t);
+        }
+        apply_theme(Some(t.to_string()));
+        theme.set(Some(t.to_string()));
+    };
+    view! {
+        <button class="theme" title="switch between dark and light" on:click=next>"◐"</button>
+    }
+}
+
+/// Relay URL, token and history length, saved in this browser (localStorage) and applied by
+/// reloading: the token then travels as a WebSocket subprotocol, never in a URL.
+#[component]
+fn Settings() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let relay = RwSignal::new(stored(RELAY_KEY).unwrap_or_default());
+    let token = RwSignal::new(stored(TOKEN_KEY).unwrap_or_default());
+    let history = RwSignal::new(
+        stored(HISTORY_KEY)
+            .unwrap_or_else(|| live.twin.with_value(|t| t.config().history_len.to_string())),
+    );
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Some(s) = storage() {
+            for (key, value) in [
+                (RELAY_KEY, relay.get_untracked()),
+                (TOKEN_KEY, token.get_untracked()),
+                (HISTORY_KEY, history.get_untracked()),
+            ] {
+                let value = value.trim().to_string();
+                let _ = if value.is_empty() {
+                    s.remove_item(key)
+                } else {
+                    s.set_item(key, &value)
+                };
+            }
+        }
+        let _ = window().location().reload();
+    };
+    view! {
+        <details class="settings">
+            <summary>"Settings"</summary>
+            <form on:submit=save>
+                <label>
+                    "Relay URL"
+                    <input name="relay" type="url" placeholder="ws://gateway:8080/ws (default: this site)"
+                        prop:value=move || relay.get() on:input=move |ev| relay.set(event_target_value(&ev))/>
+                </label>
+                <label>
+                    "Token"
+                    <input name="token" type="password" autocomplete="off" placeholder="none"
+                        prop:value=move || token.get() on:input=move |ev| token.set(event_target_value(&ev))/>
+                </label>
+                <label>
+                    "Readings kept per sensor"
+                    <input name="history" type="number" min="10" max="100000"
+                        prop:value=move || history.get() on:input=move |ev| history.set(event_target_value(&ev))/>
+                </label>
+                <button type="submit">"Save and reconnect"</button>
+            </form>
+            <DemoButton/>
+        </details>
+    }
+}
+
+/// Starts the in-browser simulator: 100 sensors on 10 assets, once a second each.
+#[component]
+pub fn DemoButton() -> impl IntoView {
+    let live = expect_context::<Live>();
+    view! {
+        <button class="run-demo" disabled=move || live.conn.get() == Conn::Demo
+            on:click=move |_| live.start_demo(100, 10, 1.0)>
+            "Run the in-browser demo"
+        </button>
+    }
+}

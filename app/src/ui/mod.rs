@@ -1,0 +1,573 @@
+//! The Leptos UI and its effects on the outside world (the relay socket, the animation-frame
+//! loop, the clock, localStorage, downloads).
+//!
+//! State is provided once as [`Live`], a bundle of narrow signals around a non-reactive store
+//! (the [`Twin`]). Records are applied to the twin as they arrive (so every one is verified at
+//! once), but the screen is updated once per animation frame: each asset has its own version
+//! signal, bumped only if one of its sensors changed during the frame, so one reading re-renders
+//! one tile, at most 60 times a second, whatever the record rate.
+
+mod alarms;
+mod chart;
+mod detail;
+mod header;
+mod overview;
+mod source;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::time::Duration;
+
+use echoes_proto::{ChainErrorKind, Frame};
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::alarms::{Alarm, RuleSet};
+use crate::demo::Demo;
+use crate::twin::{AssetSummary, Event, Integrity, Twin, TwinConfig};
+
+/// Connection state shown in the header.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conn {
+    Connecting,
+    Live,
+    /// Waiting `delay_ms` before attempt number `attempt`.
+    Retrying {
+        attempt: u32,
+        delay_ms: u32,
+    },
+    /// The in-browser simulator feeds the twin; no relay.
+    Demo,
+}
+
+/// Which page is shown; kept in the URL's fragment so it survives a reload and can be linked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    Overview,
+    Asset { name: String, sensor: Option<u32> },
+    Alarms,
+}
+
+impl Route {
+    fn parse(hash: &str) -> Route {
+        let path = hash.trim_start_matches('#').trim_start_matches('/');
+        let mut parts = path.splitn(3, '/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("alarms"), ..) => Route::Alarms,
+            (Some("asset"), Some(name), sensor) => Route::Asset {
+                name: js_sys::decode_uri_component(name)
+                    .ok()
+                    .and_then(|s| s.as_string())
+                    .unwrap_or_else(|| name.to_string()),
+                sensor: sensor.and_then(|s| s.parse().ok()),
+            },
+            _ => Route::Overview,
+        }
+    }
+
+    pub fn href(&self) -> String {
+        match self {
+            Route::Overview => "#/".into(),
+            Route::Alarms => "#/alarms".into(),
+            Route::Asset { name, sensor } => {
+                let name = String::from(js_sys::encode_uri_component(name));
+                match sensor {
+                    Some(id) => format!("#/asset/{name}/{id}"),
+                    None => format!("#/asset/{name}"),
+                }
+            }
+        }
+    }
+}
+
+/// What happened since the last animation frame.
+#[derive(Default)]
+struct Pending {
+    /// Assets with a new reading.
+    assets: HashSet<String>,
+    added: bool,
+    integrity: bool,
+    alarms: bool,
+    records: bool,
+    /// Milliseconds of work spent outside the frame callback (socket messages).
+    work_ms: f64,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Live {
+    /// The relay's URL, or a description of the demo.
+    pub url: RwSignal<String>,
+    pub conn: RwSignal<Conn>,
+    pub twin: StoredValue<Twin>,
+    /// One version per asset, bumped when one of its sensors changes (reference-counted, so a
+    /// tile scrolled out of view does not take it with it).
+    versions: StoredValue<HashMap<String, ArcRwSignal<u64>>>,
+    pending: StoredValue<Pending>,
+    /// Every asset at a glance, worst first: refreshed once a second and when assets or alarms
+    /// change.
+    pub assets: RwSignal<Vec<AssetSummary>>,
+    pub integrity: RwSignal<Integrity>,
+    pub events: RwSignal<Vec<Event>>,
+    pub alarms: RwSignal<Vec<Alarm>>,
+    pub rules: RwSignal<RuleSet>,
+    /// Refreshed once a second: ages, staleness and the rate derive from it.
+    pub now_ms: RwSignal<f64>,
+    pub records: RwSignal<u64>,
+    pub rate: RwSignal<f64>,
+    /// Browser clock minus sensor clock of the newest record (ms), smoothed.
+    pub lag_ms: RwSignal<Option<f64>>,
+    pub bad_frames: RwSignal<u64>,
+    pub route: RwSignal<Route>,
+    /// No relay has answered yet: the page offers the in-browser demo.
+    pub offer_demo: RwSignal<bool>,
+    demo: StoredValue<Option<Demo>>,
+    perf: StoredValue<Perf>,
+}
+
+impl Live {
+    /// The version signal of one asset (created on first use).
+    pub fn version(&self, asset: &str) -> ArcRwSignal<u64> {
+        self.versions.update_value(|v| {
+            v.entry(asset.to_string())
+                .or_insert_with(|| ArcRwSignal::new(0));
+        });
+        self.versions
+            .with_value(|v| v.get(asset).cloned())
+            .expect("inserted above")
+    }
+
+    /// Replaces the alarm rules: applied to the twin at once and saved in this browser.
+    pub fn set_rules(&self, rules: RuleSet) {
+        if let Some(s) = storage() {
+            let _ = s.set_item(RULES_KEY, &rules.to_json());
+        }
+        let now = now_ms();
+        self.twin.update_value(|t| t.set_rules(rules.clone(), now));
+        self.rules.set(rules);
+        self.pending.update_value(|p| {
+            p.alarms = true;
+            p.added = true;
+        });
+        // Every tile and chart may show the new thresholds.
+        self.versions.with_value(|v| {
+            for s in v.values() {
+                s.update(|n| *n += 1)
+            }
+        });
+    }
+
+    pub fn acknowledge(&self, alarm: Option<(crate::twin::SensorKey, u32)>) {
+        let changed = self.twin.try_update_value(|t| match &alarm {
+            Some((key, rule)) => t.acknowledge(key, *rule),
+            None => t.acknowledge_all(),
+        });
+        if changed == Some(true) {
+            self.pending.update_value(|p| p.alarms = true);
+            self.flush();
+        }
+    }
+
+    /// Starts the in-browser demo in place of a relay.
+    pub fn start_demo(&self, sensors: u32, assets: u32, rate_hz: f64) {
+        self.demo
+            .set_value(Some(Demo::new(sensors, assets, rate_hz, 1)));
+        let hello = self.demo.with_value(|d| d.as_ref().map(Demo::hello));
+        self.url.set(format!(
+            "in-browser demo · {sensors} sensors × {rate_hz} Hz"
+        ));
+        self.conn.set(Conn::Demo);
+        self.offer_demo.set(false);
+        if let Some(h) = hello {
+            self.twin.update_value(|t| {
+                t.reconnected(false);
+            });
+            apply(*self, &h);
+        }
+    }
+
+    pub fn demo_running(&self) -> bool {
+        self.demo.with_value(Option::is_some)
+    }
+
+    /// Pushes what changed since the last frame to the signals the page reads.
+    fn flush(&self) {
+        let pending = self.pending.try_update_value(std::mem::take).unwrap_or_default();
+        if !pending.assets.is_empty() {
+            self.versions.with_value(|v| {
+                for a in &pending.assets {
+                    if let Some(s) = v.get(a) {
+                        s.update(|n| *n += 1);
+                    }
+                }
+            });
+        }
+        self.twin.with_value(|twin| {
+            if pending.integrity {
+                let integrity = twin.integrity();
+                if self.integrity.get_untracked() != integrity {
+                    self.integrity.set(integrity);
+                }
+                if self.events.with_untracked(|e| {
+                    e.len() != twin.events().len() || e.last() != twin.events().last()
+                }) {
+                    self.events.set(twin.events().to_vec());
+                }
+            }
+            if pending.alarms {
+                self.alarms.set(twin.alarms().iter().cloned().collect());
+            }
+            if pending.added || pending.alarms {
+                self.assets.set(twin.overview(now_ms()));
+            }
+            if pending.records {
+                self.records.set(twin.records());
+            }
+        });
+        self.perf.update_value(|p| p.work_ms += pending.work_ms);
+    }
+}
+
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn perf_now() -> f64 {
+    window().performance().map_or(0.0, |p| p.now())
+}
+
+/// Keys of what this app keeps in the browser's localStorage.
+pub const RELAY_KEY: &str = "echoes.relay";
+pub const TOKEN_KEY: &str = "echoes.token";
+pub const HISTORY_KEY: &str = "echoes.history";
+pub const RULES_KEY: &str = "echoes.rules";
+pub const THEME_KEY: &str = "echoes.theme";
+
+pub fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// A non-empty value saved in this browser's localStorage.
+pub fn stored(key: &str) -> Option<String> {
+    storage()?
+        .get_item(key)
+        .ok()
+        .flatten()
+        .filter(|v| !v.is_empty())
+}
+
+/// A parameter of the page's query string.
+pub fn query(name: &str) -> Option<String> {
+    let q = window().location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&q).ok()?.get(name)
+}
+
+/// Offers `text` as a file download.
+pub fn download(filename: &str, mime: &str, text: &str) {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    let document = document();
+    if let Ok(a) = document.create_element("a") {
+        let _ = a.set_attribute("href", &url);
+        let _ = a.set_attribute("download", filename);
+        if let Some(a) = a.dyn_ref::<web_sys::HtmlElement>() {
+            a.click();
+        }
+    }
+    // The browser has what it needs once the click is handled.
+    set_timeout(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        },
+        Duration::from_secs(10),
+    );
+}
+
+/// A value for people: two decimals, or scientific notation when very large or small.
+pub fn format_value(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-3) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Browser-local wall time of a sensor timestamp, `HH:MM:SS.mmm`.
+pub fn clock_time(ts_us: i64) -> String {
+    let d = js_sys::Date::new(&JsValue::from_f64(ts_us as f64 / 1000.0));
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds(),
+        d.get_milliseconds()
+    )
+}
+
+pub fn describe(kind: &ChainErrorKind) -> String {
+    match kind {
+        ChainErrorKind::HashMismatch { .. } => "record or hash altered".into(),
+        ChainErrorKind::Gap { expected, got } => format!("records {expected}–{} missing", got - 1),
+        ChainErrorKind::OutOfOrder { expected } => {
+            format!("replayed or out of order (expected {expected})")
+        }
+    }
+}
+
+fn twin_config() -> TwinConfig {
+    let mut config = TwinConfig::default();
+    if let Some(n) = query("history")
+        .or_else(|| stored(HISTORY_KEY))
+        .and_then(|h| h.parse::<usize>().ok())
+    {
+        config.history_len = n.clamp(10, 100_000);
+    }
+    config
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let rules = stored(RULES_KEY)
+        .and_then(|text| match RuleSet::from_json(&text) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                leptos::logging::warn!("ignoring the saved alarm rules: {e}");
+                None
+            }
+        })
+        .unwrap_or_default();
+    let mut twin = Twin::with_config(twin_config());
+    twin.set_rules(rules.clone(), now_ms());
+    let live = Live {
+        url: RwSignal::new(source::relay_url()),
+        conn: RwSignal::new(Conn::Connecting),
+        twin: StoredValue::new(twin),
+        versions: StoredValue::new(HashMap::new()),
+        pending: StoredValue::new(Pending::default()),
+        assets: RwSignal::new(Vec::new()),
+        integrity: RwSignal::new(Integrity::Waiting),
+        events: RwSignal::new(Vec::new()),
+        alarms: RwSignal::new(Vec::new()),
+        rules: RwSignal::new(rules),
+        now_ms: RwSignal::new(now_ms()),
+        records: RwSignal::new(0),
+        rate: RwSignal::new(0.0),
+        lag_ms: RwSignal::new(None),
+        bad_frames: RwSignal::new(0),
+        route: RwSignal::new(Route::parse(
+            &window().location().hash().unwrap_or_default(),
+        )),
+        offer_demo: RwSignal::new(false),
+        demo: StoredValue::new(None),
+        perf: StoredValue::new(Perf::default()),
+    };
+    provide_context(live);
+    header::apply_theme(header::saved_theme());
+    let _ = window_event_listener(leptos::ev::hashchange, move |_| {
+        live.route
+            .set(Route::parse(&window().location().hash().unwrap_or_default()));
+    });
+    match source::demo_request() {
+        Some((sensors, assets, rate)) => live.start_demo(sensors, assets, rate),
+        None => leptos::task::spawn_local(source::connection(live)),
+    }
+    leptos::task::spawn_local(clock(live));
+    frame_loop(live);
+
+    view! {
+        <header::Header/>
+        <main>
+            {move || match live.route.get() {
+                Route::Overview => view! { <overview::Overview/> }.into_any(),
+                Route::Asset { name, sensor } => {
+                    view! { <detail::AssetDetail name=name sensor=sensor/> }.into_any()
+                }
+                Route::Alarms => view! { <alarms::AlarmsPage/> }.into_any(),
+            }}
+        </main>
+    }
+}
+
+/// Applies a frame to the twin at once (verification never waits for the screen) and notes
+/// what the next animation frame must redraw.
+pub(crate) fn apply(live: Live, frame: &Frame) {
+    let start = perf_now();
+    let now = now_ms();
+    let Some(changes) = live.twin.try_update_value(|t| t.apply(frame, now)) else {
+        return;
+    };
+    if let Frame::Records { records, .. } = frame {
+        if let Some(last) = records.last() {
+            let lag = now - last.record.ts_us() as f64 / 1000.0;
+            live.perf.update_value(|p| {
+                p.lag_ms = Some(p.lag_ms.map_or(lag, |l| l + 0.1 * (lag - l)));
+                p.first_value_ms.get_or_insert(start);
+            });
+        }
+    }
+    live.pending.update_value(|p| {
+        for key in &changes.updated {
+            if !p.assets.contains(&key.asset) {
+                p.assets.insert(key.asset.clone());
+            }
+        }
+        p.added |= changes.added;
+        p.integrity |= changes.integrity;
+        p.alarms |= changes.alarms;
+        p.records |= !changes.updated.is_empty();
+        p.work_ms += perf_now() - start;
+    });
+}
+
+/// The animation-frame loop: runs the demo (if on), then pushes the frame's changes to the
+/// screen, and keeps the frame-rate figures. One `Closure` for the page's lifetime.
+fn frame_loop(live: Live) {
+    type Callback = Closure<dyn FnMut(f64)>;
+    let slot: Rc<RefCell<Option<Callback>>> = Rc::new(RefCell::new(None));
+    let again = slot.clone();
+    *slot.borrow_mut() = Some(Closure::new(move |ts: f64| {
+        let start = perf_now();
+        let frame = live
+            .demo
+            .try_update_value(|d| d.as_mut().and_then(|d| d.poll(now_ms())))
+            .flatten();
+        if let Some(f) = frame {
+            apply(live, &f);
+        }
+        live.flush();
+        let work = perf_now() - start;
+        live.perf.update_value(|p| p.frame(ts, work));
+        // Leptos applies the DOM updates in tasks queued just now: this one, queued after
+        // them, sees when they are done.
+        leptos::task::spawn_local(async move {
+            let render = perf_now() - start - work;
+            live.perf.update_value(|p| p.work_ms += render.max(0.0));
+        });
+        if let Some(cb) = again.borrow().as_ref() {
+            let _ = window().request_animation_frame(cb.as_ref().unchecked_ref());
+        }
+    }));
+    if let Some(cb) = slot.borrow().as_ref() {
+        let _ = window().request_animation_frame(cb.as_ref().unchecked_ref());
+    }
+    // The closure lives as long as the page.
+    std::mem::forget(slot);
+}
+
+/// Once a second: the clock that ages derive from, staleness rules, the overview order, the
+/// record rate and the published performance figures.
+async fn clock(live: Live) {
+    let mut last = (now_ms(), 0u64);
+    loop {
+        gloo_timers::future::sleep(Duration::from_secs(1)).await;
+        let now = now_ms();
+        let alarms_changed = live.twin.try_update_value(|t| t.tick(now)) == Some(true);
+        if alarms_changed {
+            live.pending.update_value(|p| p.alarms = true);
+        }
+        live.twin
+            .with_value(|t| live.assets.set(t.overview(now)));
+        let records = live.records.get_untracked();
+        let secs = ((now - last.0) / 1000.0).max(1e-3);
+        live.rate.set((records - last.1) as f64 / secs);
+        live.now_ms.set(now);
+        live.lag_ms.set(live.perf.with_value(|p| p.lag_ms));
+        last = (now, records);
+        live.perf.update_value(|p| p.publish(live));
+    }
+}
+
+/// Frame-rate and memory figures, published once a second as `window.echoesPerf` for the
+/// benchmark (scripts/bench.sh) and anyone curious.
+#[derive(Default)]
+struct Perf {
+    frames: u64,
+    last_ts: Option<f64>,
+    /// Frame intervals and work per frame (ms) since the last publish.
+    intervals: Vec<f64>,
+    works: Vec<f64>,
+    /// Work not yet attributed to a frame.
+    work_ms: f64,
+    lag_ms: Option<f64>,
+    /// `performance.now()` when the first record was applied.
+    first_value_ms: Option<f64>,
+}
+
+impl Perf {
+    fn frame(&mut self, ts: f64, work: f64) {
+        self.frames += 1;
+        if let Some(last) = self.last_ts.replace(ts) {
+            self.intervals.push(ts - last);
+        }
+        self.works.push(work + std::mem::take(&mut self.work_ms));
+    }
+
+    fn publish(&mut self, live: Live) {
+        let mut intervals = std::mem::take(&mut self.intervals);
+        let works = std::mem::take(&mut self.works);
+        intervals.sort_by(f64::total_cmp);
+        let pct = |v: &[f64], p: f64| -> f64 {
+            if v.is_empty() {
+                0.0
+            } else {
+                v[((v.len() - 1) as f64 * p).round() as usize]
+            }
+        };
+        let total: f64 = intervals.iter().sum();
+        let fps = if total > 0.0 {
+            intervals.len() as f64 * 1000.0 / total
+        } else {
+            0.0
+        };
+        let mut sorted_works = works.clone();
+        sorted_works.sort_by(f64::total_cmp);
+        let mean_work = if works.is_empty() {
+            0.0
+        } else {
+            works.iter().sum::<f64>() / works.len() as f64
+        };
+        let heap = window()
+            .performance()
+            .and_then(|p| js_sys::Reflect::get(&p, &"memory".into()).ok())
+            .and_then(|m| js_sys::Reflect::get(&m, &"usedJSHeapSize".into()).ok())
+            .and_then(|v| v.as_f64());
+        let wasm_bytes = wasm_bindgen::memory()
+            .dyn_into::<js_sys::WebAssembly::Memory>()
+            .ok()
+            .and_then(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+            .map(|b| b.byte_length() as f64);
+        let (sensors, history_bytes) = live
+            .twin
+            .with_value(|t| (t.sensors().len(), t.history_bytes()));
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = js_sys::Reflect::set(&o, &k.into(), &v);
+        };
+        set("frames", (self.frames as f64).into());
+        set("fps", fps.into());
+        set("frame_p50_ms", pct(&intervals, 0.5).into());
+        set("frame_p95_ms", pct(&intervals, 0.95).into());
+        set("frame_max_ms", intervals.last().copied().unwrap_or(0.0).into());
+        set("work_mean_ms", mean_work.into());
+        set("work_p95_ms", pct(&sorted_works, 0.95).into());
+        set("records", (live.records.get_untracked() as f64).into());
+        set("rate", live.rate.get_untracked().into());
+        set("sensors", (sensors as f64).into());
+        set("history_bytes", (history_bytes as f64).into());
+        set(
+            "first_value_ms",
+            self.first_value_ms.map_or(JsValue::NULL, JsValue::from),
+        );
+        set("js_heap_bytes", heap.map_or(JsValue::NULL, JsValue::from));
+        set("wasm_memory_bytes", wasm_bytes.map_or(JsValue::NULL, JsValue::from));
+        let _ = js_sys::Reflect::set(&window(), &"echoesPerf".into(), &o);
+    }
+}

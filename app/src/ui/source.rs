@@ -1,0 +1,138 @@
+//! Where records come from: the relay's WebSocket, or the in-browser demo.
+
+use futures::StreamExt;
+use gloo_net::websocket::{futures::WebSocket, Message};
+use leptos::prelude::*;
+
+use echoes_proto::Frame;
+
+use super::{apply, query, stored, Conn, Live, RELAY_KEY, TOKEN_KEY};
+use crate::twin::Twin;
+
+/// The relay's WebSocket URL: `?relay=` if given, else the one saved in Settings, else `/ws` on
+/// the page's own origin (`wss:` when the page came over HTTPS).
+pub fn relay_url() -> String {
+    let location = window().location();
+    query("relay")
+        .filter(|s| !s.is_empty())
+        .or_else(|| stored(RELAY_KEY))
+        .unwrap_or_else(|| {
+            let scheme = if location.protocol().ok().as_deref() == Some("https:") {
+                "wss"
+            } else {
+                "ws"
+            };
+            format!("{scheme}://{}/ws", location.host().unwrap_or_default())
+        })
+}
+
+/// `?demo` (or `?demo=<sensors>`, with `&assets=` and `&rate=` per-sensor Hz): run the
+/// in-browser simulator instead of connecting to a relay.
+pub fn demo_request() -> Option<(u32, u32, f64)> {
+    let sensors = query("demo")?;
+    let sensors = sensors.parse().unwrap_or(100u32).clamp(1, 100_000);
+    let assets = query("assets")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or((sensors / 10).max(1));
+    let rate = query("rate")
+        .and_then(|r| r.parse().ok())
+        .filter(|r: &f64| r.is_finite() && *r > 0.0)
+        .unwrap_or(1.0);
+    Some((sensors, assets, rate))
+}
+
+/// Opens the socket, offering the relay token if one is stored in this browser
+/// (`localStorage["echoes.token"]`) as the subprotocol `echoes.token.<token>` next to
+/// `echoes.v1`: browsers can send no other header on a WebSocket, and this keeps the token out
+/// of URLs and server logs. Without a token it offers no subprotocol, so any relay will do.
+fn open(url: &str) -> Option<WebSocket> {
+    match stored(TOKEN_KEY) {
+        Some(t) => WebSocket::open_with_protocols(
+            url,
+            &["echoes.v1".to_string(), format!("echoes.token.{t}")],
+        )
+        .ok(),
+        None => WebSocket::open(url).ok(),
+    }
+}
+
+/// `url` with `from=N` added to its query.
+fn with_from(url: &str, from: u64) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}from={from}")
+}
+
+/// Keeps one WebSocket open to the relay, reconnecting with capped exponential backoff. Each
+/// reconnect asks the relay to resume right after the last record this browser has (`?from=`),
+/// so the twin has no hole and the chain is verified across the reconnect. A relay that tells
+/// this browser it fell behind (`gap`) is asked again, at once, from where it fell behind.
+/// Ends when the user switches to the in-browser demo.
+pub async fn connection(live: Live) {
+    let base = live.url.get_untracked();
+    let mut attempt = 0u32;
+    let mut ever_live = false;
+    loop {
+        if live.demo_running() {
+            return;
+        }
+        live.conn.set(Conn::Connecting);
+        let from = live.twin.with_value(Twin::resume_from);
+        let url = from.map_or_else(|| base.clone(), |f| with_from(&base, f));
+        let mut refetch = false;
+        if let Some(ws) = open(&url) {
+            // The write half is unused, but dropping it would close the socket.
+            let (_write, mut read) = ws.split();
+            let mut frames = 0u64;
+            while let Some(Ok(msg)) = read.next().await {
+                if live.demo_running() {
+                    return;
+                }
+                let frame = match msg {
+                    Message::Bytes(b) => Frame::from_binary(&b),
+                    Message::Text(t) => Frame::from_json(&t),
+                };
+                let frame = match frame {
+                    Ok(f) => f,
+                    Err(e) => {
+                        leptos::logging::warn!("undecodable frame from the relay: {e}");
+                        live.bad_frames.update(|n| *n += 1);
+                        continue;
+                    }
+                };
+                frames += 1;
+                if frames == 1 {
+                    attempt = 0;
+                    ever_live = true;
+                    live.offer_demo.set(false);
+                    live.twin.update_value(|t| t.reconnected(from.is_some()));
+                    live.conn.set(Conn::Live);
+                }
+                // A gap right after hello answers our `from`: the relay no longer has those
+                // records, and the twin reports it. A gap later means we fell behind: fetch it.
+                if matches!(frame, Frame::Gap { .. }) && frames > 2 {
+                    refetch = true;
+                    break;
+                }
+                apply(live, &frame);
+            }
+        }
+        if refetch {
+            continue;
+        }
+        if live.demo_running() {
+            return;
+        }
+        attempt += 1;
+        if !ever_live {
+            live.offer_demo.set(true);
+        }
+        // 0.5 s, 1 s, 2 s … capped at 15 s, with jitter so a fleet of browsers does not
+        // reconnect in lockstep after a relay restart.
+        let base_ms = 500u32
+            .saturating_mul(1 << attempt.min(5).saturating_sub(1))
+            .min(15_000);
+        let delay_ms = base_ms / 2 + (js_sys::Math::random() * base_ms as f64 / 2.0) as u32;
+        live.conn.set(Conn::Retrying { attempt, delay_ms });
+        gloo_timers::future::TimeoutFuture::new(delay_ms).await;
+    }
+}
