@@ -156,13 +156,15 @@ pub struct AssetSummary {
 
 /// Sensors an asset tile lists.
 pub const SUMMARY_LINES: usize = 3;
+/// Fields listed per sensor on a tile.
+pub const SUMMARY_FIELDS: usize = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SensorLine {
     pub key: SensorKey,
     pub status: Status,
-    /// Its first field and latest value.
-    pub value: Option<(String, f64)>,
+    /// Its first fields (at most [`SUMMARY_FIELDS`]) and their latest values.
+    pub values: Vec<(String, f64)>,
 }
 
 /// The latest reading of one sensor.
@@ -518,12 +520,11 @@ impl Twin {
             .into_iter()
             .map(|key| {
                 let status = self.sensor_status(&key, now_ms);
-                let value = self
-                    .sensors
-                    .get(&key)
-                    .and_then(|s| s.latest.fields.first())
-                    .map(|f| (f.name.clone(), f.value));
-                SensorLine { key, status, value }
+                SensorLine {
+                    key,
+                    status,
+                    values: Vec::new(),
+                }
             })
             .collect();
         let mut counts = BTreeMap::new();
@@ -544,6 +545,17 @@ impl Twin {
         let sensors = lines.len();
         lines.sort_by(|a, b| b.status.cmp(&a.status).then(a.key.cmp(&b.key)));
         lines.truncate(SUMMARY_LINES);
+        for l in &mut lines {
+            if let Some(s) = self.sensors.get(&l.key) {
+                l.values = s
+                    .latest
+                    .fields
+                    .iter()
+                    .take(SUMMARY_FIELDS)
+                    .map(|f| (f.name.clone(), f.value))
+                    .collect();
+            }
+        }
         Some(AssetSummary {
             name: asset.to_string(),
             status,

@@ -94,7 +94,8 @@ impl Browser {
         Ok(self.client.execute(script, vec![]).await?)
     }
 
-    /// Polls `script` until `accept` likes its value, at most `crate::PATIENCE`.
+    /// Polls `script` until `accept` likes its value, at most `crate::PATIENCE`. A script that
+    /// throws (say, the page has not mounted yet) counts as "not yet".
     pub async fn wait_for(
         &self,
         what: &str,
@@ -103,20 +104,88 @@ impl Browser {
     ) -> anyhow::Result<Value> {
         let start = std::time::Instant::now();
         loop {
-            let v = self.js(script).await?;
-            if accept(&v) {
-                return Ok(v);
-            }
+            let last = match self.js(script).await {
+                Ok(v) if accept(&v) => return Ok(v),
+                Ok(v) => format!("last value {v}"),
+                Err(e) => format!("last error {e}"),
+            };
             if start.elapsed() > crate::PATIENCE {
-                bail!("timed out waiting for {what}; last value {v}");
+                bail!("timed out waiting for {what}; {last}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Runs `script` as an async function body; its `return` value (awaited) comes back.
+    pub async fn js_async(&self, script: &str) -> anyhow::Result<Value> {
+        let wrapped = format!(
+            "const done = arguments[arguments.length - 1];
+             (async () => {{ {script} }})().then(done, e => done({{ error: String(e) }}));"
+        );
+        Ok(self.client.execute_async(&wrapped, vec![]).await?)
+    }
+
+    /// From now on, files the page offers for download are also kept in `window.__downloads`
+    /// (the page's own Blob, taken as it is handed to the browser), for [`Browser::downloads`].
+    pub async fn capture_downloads(&self) -> anyhow::Result<()> {
+        self.js(
+            "if (!window.__downloads) {
+               window.__downloads = [];
+               const create = URL.createObjectURL;
+               URL.createObjectURL = (blob) => { window.__downloads.push(blob); return create.call(URL, blob); };
+             }
+             return true",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The text of every file offered for download since [`Browser::capture_downloads`].
+    pub async fn downloads(&self) -> anyhow::Result<Vec<String>> {
+        let v = self
+            .js_async("return Promise.all((window.__downloads || []).map(b => b.text()))")
+            .await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// Clicks the first element matching `css`.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .with_context(|| format!("finding {css}"))?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Types `text` into the first element matching `css`.
+    pub async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let e = self
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .with_context(|| format!("finding {css}"))?;
+        e.clear().await?;
+        e.send_keys(text).await?;
+        Ok(())
     }
 
     pub async fn close(self) -> anyhow::Result<()> {
         self.client.close().await?;
         let _ = std::fs::remove_dir_all(&self.profile);
         Ok(())
+    }
+}
+
+/// Screenshots go to target/e2e/; with ECHOES_UPDATE_DOCS=1 they also replace
+/// docs/screenshot-<name>.png.
+pub fn save_screenshot(name: &str, png: &[u8]) {
+    let root = crate::repo_root();
+    let dir = root.join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    if std::env::var_os("ECHOES_UPDATE_DOCS").is_some() {
+        std::fs::write(root.join(format!("docs/screenshot-{name}.png")), png).unwrap();
     }
 }

@@ -157,6 +157,71 @@ impl TestRelay {
         self.shutdown.cancel();
         within(self.task).await.unwrap().unwrap();
     }
+
+    /// A client of our own that keeps every record the relay sends, to check a page against.
+    pub async fn witness(&self) -> Witness {
+        let (mut client, _) = self.client("").await;
+        let records = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let records = records.clone();
+            async move {
+                while let Ok(f) = client.frame().await {
+                    if let Frame::Records { records: r, .. } = f {
+                        records.lock().unwrap().extend(r);
+                    }
+                }
+            }
+        });
+        Witness { records, task }
+    }
+
+    /// Writes `lines` (each ending in a newline) on a new feed and keeps the feed open.
+    pub async fn send(&self, lines: &str) -> TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut feed = self.feed().await;
+        feed.write_all(lines.as_bytes()).await.unwrap();
+        feed
+    }
+}
+
+/// Every record a relay sent to one client, in order.
+pub struct Witness {
+    records: std::sync::Arc<std::sync::Mutex<Vec<echoes_proto::ChainedRecord>>>,
+    task: JoinHandle<()>,
+}
+
+impl Witness {
+    pub fn records(&self) -> Vec<echoes_proto::ChainedRecord> {
+        self.records.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` records have arrived and returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<echoes_proto::ChainedRecord> {
+        eventually(&format!("{n} records at the witness"), || async {
+            self.records.lock().unwrap().len() >= n
+        })
+        .await;
+        self.records()
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The built app (`dist/`, or `$ECHOES_DIST`); the browser tests need it.
+pub fn dist() -> PathBuf {
+    let dist = std::env::var_os("ECHOES_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("dist"));
+    assert!(
+        dist.join("index.html").is_file(),
+        "no built app at {}: run `trunk build --release` first (scripts/test.sh does)",
+        dist.display()
+    );
+    dist
 }
 
 fn dechunk(mut body: &str) -> String {

@@ -1,29 +1,15 @@
 //! The whole thing in a real browser: relay + built-in simulator + the built app, in headless
 //! Chromium. Needs `dist/` (built by `trunk build --release`; scripts/test.sh does it first).
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use echoes_proto::{ChainedRecord, Chainer, Frame, Record, GENESIS};
-use echoes_tests::browser::Browser;
-use echoes_tests::{eventually, repo_root, TestRelay};
+use echoes_tests::browser::{save_screenshot, Browser};
+use echoes_tests::{dist, eventually, TestRelay};
 use futures_util::SinkExt;
 use relay::sim::SimConfig;
 use relay::Config;
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
-
-fn dist() -> PathBuf {
-    let dist = std::env::var_os("ECHOES_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("dist"));
-    assert!(
-        dist.join("index.html").is_file(),
-        "no built app at {}: run `trunk build --release` first (scripts/test.sh does)",
-        dist.display()
-    );
-    dist
-}
 
 fn demo_relay_config(sensors: u32) -> Config {
     Config {
@@ -63,9 +49,10 @@ async fn live_values_appear_and_the_chain_is_verified() {
 
     browser
         .wait_for(
-            "100 sensor cards",
-            "return document.querySelectorAll('.sensor').length",
-            |v| v == 100,
+            "100 sensors on 10 asset tiles",
+            "return [Number(document.querySelector('.n-sensors').textContent),
+                     document.querySelectorAll('.tile').length]",
+            |v| v[0] == 100 && v[1] == 10,
         )
         .await
         .unwrap();
@@ -99,48 +86,62 @@ async fn live_values_appear_and_the_chain_is_verified() {
     let seq: u64 = text.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(seq >= first + 200, "badge seq {seq}");
 
-    // What a card shows is exactly the record the relay sent with that seq.
-    let card: Value = browser
-        .js(
-            "const c = document.querySelector('.sensor[data-key=\"pump-01/1\"]');
-             return { seq: c.querySelector('.seq').textContent,
-                      t: c.querySelector('[data-field=temperature] .fval').textContent,
-                      p: c.querySelector('[data-field=pressure] .fval').textContent }",
+    let png = browser.client.screenshot().await.unwrap();
+    save_screenshot("live", &png);
+
+    // The asset page lists the last raw records: each is exactly the record the relay sent with
+    // that seq, every field with its exact value.
+    browser
+        .click(".tile[data-asset=\"pump-01\"]")
+        .await
+        .unwrap();
+    let rows = browser
+        .wait_for(
+            "the asset page's last records",
+            "return [...document.querySelectorAll('table.raw tr[data-seq]')]
+                .map(tr => [Number(tr.dataset.seq), tr.children[2].textContent, tr.children[3].textContent])",
+            |v| v.as_array().is_some_and(|a| a.len() == 20),
         )
         .await
         .unwrap();
-    let card_seq: u64 = card["seq"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("seq ")
-        .parse()
-        .unwrap();
-    eventually("the witness to see the card's record", || async {
+    let newest: u64 = rows[0][0].as_u64().unwrap();
+    eventually("the witness to see the page's records", || async {
         recorded
             .lock()
             .unwrap()
             .last()
-            .is_some_and(|r| r.seq >= card_seq)
+            .is_some_and(|r| r.seq >= newest)
     })
     .await;
     witness_task.abort();
     let all = recorded.lock().unwrap().clone();
-    let rec = all
-        .iter()
-        .find(|r| r.seq == card_seq)
-        .expect("the witness saw the card's record");
-    assert_eq!((rec.record.asset(), rec.record.sensor_id()), ("pump-01", 1));
-    assert_eq!(
-        card["t"],
-        format!("{:.2}", rec.record.field("temperature").unwrap())
-    );
-    assert_eq!(
-        card["p"],
-        format!("{:.2}", rec.record.field("pressure").unwrap())
-    );
+    for row in rows.as_array().unwrap() {
+        let seq = row[0].as_u64().unwrap();
+        let rec = all
+            .iter()
+            .find(|r| r.seq == seq)
+            .expect("the witness saw the row's record");
+        assert_eq!(rec.record.asset(), "pump-01");
+        assert_eq!(row[1], format!("#{}", rec.record.sensor_id()));
+        let fields: Vec<String> = rec
+            .record
+            .fields()
+            .iter()
+            .map(|f| format!("{}={}", f.name, f.value))
+            .collect();
+        assert_eq!(row[2], fields.join(" "), "seq {seq}");
+    }
+    browser
+        .wait_for(
+            "the chart to draw pump-01's sensors",
+            "return Number(document.querySelector('.chart').dataset.points)",
+            |v| v.as_u64() > Some(0),
+        )
+        .await
+        .unwrap();
 
     let png = browser.client.screenshot().await.unwrap();
-    save_screenshot("live", &png);
+    save_screenshot("detail", &png);
     browser.close().await.unwrap();
     relay.stop().await;
 }
@@ -229,17 +230,6 @@ async fn a_tampered_record_raises_a_red_alarm_at_its_seq() {
     browser.close().await.unwrap();
     server.abort();
     relay.stop().await;
-}
-
-/// Screenshots go to target/e2e/; with ECHOES_UPDATE_DOCS=1 the live one also replaces
-/// docs/screenshot.png.
-fn save_screenshot(name: &str, png: &[u8]) {
-    let dir = repo_root().join("target/e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    if name == "live" && std::env::var_os("ECHOES_UPDATE_DOCS").is_some() {
-        std::fs::write(repo_root().join("docs/screenshot.png"), png).unwrap();
-    }
 }
 
 /// The relay goes away and comes back (same journal): the page reconnects, asks for what it
@@ -383,7 +373,7 @@ async fn the_page_presents_its_stored_token() {
     browser
         .wait_for(
             "10 sensors",
-            "return document.querySelectorAll('.sensor').length",
+            "return Number(document.querySelector('.n-sensors').textContent)",
             |v| v == 10,
         )
         .await

@@ -36,6 +36,9 @@ pub struct Stats {
     pub count: usize,
 }
 
+/// One stored reading: `(seq, ts_us, [(field, value)])`.
+pub type RawReading<'a> = (u64, i64, Vec<(&'a str, f64)>);
+
 /// One stored point of one field.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
@@ -173,8 +176,8 @@ impl History {
         })
     }
 
-    /// The last `n` readings as `(seq, ts_us, [(field, value)])`, newest first.
-    pub fn last(&self, n: usize) -> Vec<(u64, i64, Vec<(&str, f64)>)> {
+    /// The last `n` readings, newest first.
+    pub fn last(&self, n: usize) -> Vec<RawReading<'_>> {
         (self.len().saturating_sub(n)..self.len())
             .rev()
             .map(|i| {

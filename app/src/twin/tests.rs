@@ -295,7 +295,10 @@ fn a_resumed_connection_keeps_verifying_across_the_reconnect() {
 
 use crate::alarms::{Condition, Rule, RuleSet, RulesError, Severity};
 
-/// A chained frame of `(asset, sensor_id, ts_s, [(field, value)])` readings.
+/// A reading to feed: `(asset, sensor_id, ts_s, [(field, value)])`.
+type Input<'a> = (&'a str, u32, f64, &'a [(&'a str, f64)]);
+
+/// Chains readings into frames.
 struct Feed {
     chain: Chainer,
 }
@@ -306,7 +309,7 @@ impl Feed {
             chain: Chainer::new(),
         }
     }
-    fn frame(&mut self, readings: &[(&str, u32, f64, &[(&str, f64)])]) -> Frame {
+    fn frame(&mut self, readings: &[Input]) -> Frame {
         let prev_hash = self.chain.head();
         let records = readings
             .iter()
@@ -416,8 +419,7 @@ fn staleness_follows_each_sensors_usual_interval() {
         .into_iter()
         .rev()
     {
-        let mut r: Vec<(&str, u32, f64, &[(&str, f64)])> =
-            vec![("pump-01", 1, t as f64, &[("v", 1.0)])];
+        let mut r: Vec<Input> = vec![("pump-01", 1, t as f64, &[("v", 1.0)])];
         if t % 10 == 0 {
             r.push(("pump-01", 2, t as f64, &[("v", 2.0)]));
         }
@@ -569,7 +571,7 @@ fn rate_and_staleness_rules_and_scopes() {
             ("valve-09", Status::NoData)
         ]
     );
-    assert_eq!(overview[1].worst[0].value, Some(("pressure".into(), 115.0)));
+    assert_eq!(overview[1].worst[0].values, [("pressure".into(), 115.0)]);
     // Removing the rules removes their alarms.
     twin.set_rules(RuleSet::default(), 34_000.0);
     assert!(twin.alarms().is_empty());

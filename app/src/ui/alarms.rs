@@ -168,7 +168,12 @@ pub fn RuleForm(
     let asset = RwSignal::new(asset.unwrap_or_default());
     let sensor = RwSignal::new(sensor.map(|s| s.to_string()).unwrap_or_default());
     let typed_field = RwSignal::new(None::<String>);
-    let field_value = move || typed_field.get().or_else(|| field.get()).unwrap_or_default();
+    let field_value = move || {
+        typed_field
+            .get()
+            .or_else(|| field.get())
+            .unwrap_or_default()
+    };
     let kind = RwSignal::new("above".to_string());
     let limit = RwSignal::new(String::new());
     let hysteresis = RwSignal::new("0".to_string());

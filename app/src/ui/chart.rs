@@ -23,7 +23,7 @@ const LEFT: f64 = 58.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = 24.0;
-/// How close (px) the pointer must be to a reading for the read-out.
+/// How close in time (px) the pointer must be to a reading for the read-out.
 const HOVER_PX: f64 = 40.0;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,8 +134,7 @@ pub fn Chart(
         let limits: Vec<f64> = thresholds.get().iter().map(|t| t.0).collect();
         data.with(|d| {
             value_range(
-                d.iter()
-                    .flat_map(|(_, _, pts)| pts.iter().map(|p| p.value)),
+                d.iter().flat_map(|(_, _, pts)| pts.iter().map(|p| p.value)),
                 &limits,
             )
         })
@@ -145,6 +144,8 @@ pub fn Chart(
         let y = TOP + (1.0 - (p.value - lo) / (hi - lo)) * (ch - TOP - BOTTOM);
         (x, y)
     };
+    // The read-out: in each series the reading nearest in time to the pointer, and of those
+    // the one nearest the pointer vertically; none when the pointer is far from any reading.
     let readout = Memo::new(move |_| {
         let (hx, hy) = hover.get()?;
         let w = window.get();
@@ -152,15 +153,16 @@ pub fn Chart(
         let sz = size.get();
         data.with(|d| {
             d.iter()
-                .flat_map(|(k, color, pts)| pts.iter().map(move |p| (k, *color, p)))
-                .map(|(k, color, p)| {
-                    let (x, y) = place(&w, range, sz, p);
-                    let dist = ((x - hx).powi(2) + (y - hy).powi(2)).sqrt();
-                    (dist, k, color, *p, x, y)
+                .filter_map(|(k, color, pts)| {
+                    pts.iter()
+                        .map(|p| (place(&w, range, sz, p), p))
+                        .filter(|((x, _), _)| *x >= LEFT && *x <= sz.0 - RIGHT)
+                        .min_by(|a, b| (a.0 .0 - hx).abs().total_cmp(&(b.0 .0 - hx).abs()))
+                        .filter(|((x, _), _)| (x - hx).abs() <= HOVER_PX)
+                        .map(|((x, y), p)| (k, *color, *p, x, y))
                 })
-                .filter(|c| c.0 <= HOVER_PX && c.4 >= LEFT && c.4 <= sz.0 - RIGHT)
-                .min_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, k, color, point, x, y)| Readout {
+                .min_by(|a, b| (a.4 - hy).abs().total_cmp(&(b.4 - hy).abs()))
+                .map(|(k, color, point, x, y)| Readout {
                     key: k.clone(),
                     color,
                     point,
@@ -208,7 +210,10 @@ pub fn Chart(
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             .map(|e| e.get_bounding_client_rect());
         match rect {
-            Some(r) => (ev.client_x() as f64 - r.left(), ev.client_y() as f64 - r.top()),
+            Some(r) => (
+                ev.client_x() as f64 - r.left(),
+                ev.client_y() as f64 - r.top(),
+            ),
             None => (ev.offset_x() as f64, ev.offset_y() as f64),
         }
     };
@@ -221,7 +226,10 @@ pub fn Chart(
         state.viewport.set(v);
     };
     let on_down = move |ev: leptos::ev::PointerEvent| {
-        if let Some(t) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+        if let Some(t) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
             let _ = t.set_pointer_capture(ev.pointer_id());
         }
         let p = local(&ev);
@@ -251,13 +259,17 @@ pub fn Chart(
             // Pinch: the ratio of finger spreads zooms about their midpoint.
             let spread = |m: &HashMap<i32, (f64, f64)>| {
                 let xs: Vec<f64> = m.values().map(|p| p.0).collect();
-                let (lo, hi) = xs.iter().fold((f64::MAX, f64::MIN), |a, x| (a.0.min(*x), a.1.max(*x)));
+                let (lo, hi) = xs
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |a, x| (a.0.min(*x), a.1.max(*x)));
                 ((hi - lo).max(10.0), (hi + lo) / 2.0)
             };
             let (s0, mid) = spread(&at_start);
             let (s1, _) = spread(&now);
             v.zoom((mid - LEFT) / plot_w(), s0 / s1);
-        } else if let (Some(a), Some(b)) = (at_start.get(&ev.pointer_id()), now.get(&ev.pointer_id())) {
+        } else if let (Some(a), Some(b)) =
+            (at_start.get(&ev.pointer_id()), now.get(&ev.pointer_id()))
+        {
             v.pan(-(b.0 - a.0) / plot_w(), latest);
         }
         state.viewport.set(v);
@@ -273,8 +285,13 @@ pub fn Chart(
     let readout_view = move || {
         readout.get().map(|r| {
             let field = field.get().unwrap_or_default();
-            let unit = live.rules.with_untracked(|rs| rs.unit(&field).unwrap_or("").to_string());
-            let left = format!("{}px", (r.x + 12.0).min(size.get_untracked().0 - 260.0).max(0.0));
+            let unit = live
+                .rules
+                .with_untracked(|rs| rs.unit(&field).unwrap_or("").to_string());
+            let left = format!(
+                "{}px",
+                (r.x + 12.0).min(size.get_untracked().0 - 260.0).max(0.0)
+            );
             let top = format!("{}px", (r.y - 48.0).max(0.0));
             view! {
                 <div class="readout" style:left=left style:top=top style:border-color=r.color
@@ -291,7 +308,10 @@ pub fn Chart(
         data.with(|d| {
             d.iter()
                 .map(|(k, color, pts)| {
-                    let last = pts.last().map(|p| format_value(p.value)).unwrap_or_default();
+                    let last = pts
+                        .last()
+                        .map(|p| format_value(p.value))
+                        .unwrap_or_default();
                     view! { <span style:color=*color>"■ "{k.label()}" "{last}</span> }
                 })
                 .collect_view()
@@ -341,10 +361,7 @@ fn draw(
     else {
         return;
     };
-    let css = window()
-        .get_computed_style(canvas)
-        .ok()
-        .flatten();
+    let css = window().get_computed_style(canvas).ok().flatten();
     let var = |name: &str, fallback: &str| {
         css.as_ref()
             .and_then(|s| s.get_property_value(name).ok())
@@ -381,14 +398,22 @@ fn draw(
         let _ = ctx.fill_text(&format_value(v), 4.0, y + 4.0);
     }
     let span_s = w.span() / 1e6;
-    for t in ticks(w.t0 / 1e6, w.t1 / 1e6, ((cw - LEFT) / 110.0).max(2.0) as usize) {
+    for t in ticks(
+        w.t0 / 1e6,
+        w.t1 / 1e6,
+        ((cw - LEFT) / 110.0).max(2.0) as usize,
+    ) {
         let x = x_of(t * 1e6).round() + 0.5;
         ctx.begin_path();
         ctx.move_to(x, TOP);
         ctx.line_to(x, ch - BOTTOM);
         ctx.stroke();
         let label = clock_time((t * 1e6) as i64);
-        let label = if span_s > 30.0 { &label[..8] } else { &label[..] };
+        let label = if span_s > 30.0 {
+            &label[..8]
+        } else {
+            &label[..]
+        };
         let _ = ctx.fill_text(label, x - 22.0, ch - 6.0);
     }
     ctx.save();

@@ -59,7 +59,8 @@ pub fn AssetDetail(name: String, sensor: Option<u32>) -> impl IntoView {
     });
     let chart = ChartState::new(plotted, version.clone());
     let toggle = move |id: u32| {
-        let current: BTreeSet<u32> = plotted.with_untracked(|p| p.iter().map(|k| k.sensor_id).collect());
+        let current: BTreeSet<u32> =
+            plotted.with_untracked(|p| p.iter().map(|k| k.sensor_id).collect());
         let mut next = current;
         if !next.remove(&id) {
             next.insert(id);
@@ -134,19 +135,22 @@ pub fn AssetDetail(name: String, sensor: Option<u32>) -> impl IntoView {
                     keys.iter()
                         .filter_map(|k| Some((k.sensor_id, t.sensor(k)?)))
                         .flat_map(|(id, s)| {
-                            s.history.last(RAW_ROWS).into_iter().map(move |(seq, ts, fields)| {
-                                let text = fields
-                                    .iter()
-                                    .map(|(n, v)| format!("{n}={v}"))
-                                    .collect::<Vec<_>>()
-                                    .join(" ");
-                                (seq, ts, id, text)
-                            })
+                            s.history
+                                .last(RAW_ROWS)
+                                .into_iter()
+                                .map(move |(seq, ts, fields)| {
+                                    let text = fields
+                                        .iter()
+                                        .map(|(n, v)| format!("{n}={v}"))
+                                        .collect::<Vec<_>>()
+                                        .join(" ");
+                                    (seq, ts, id, text)
+                                })
                         })
                         .collect()
                 })
             });
-            recs.sort_by(|a, b| b.0.cmp(&a.0));
+            recs.sort_by_key(|r| std::cmp::Reverse(r.0));
             recs.truncate(RAW_ROWS);
             recs.into_iter()
                 .map(|(seq, ts, id, text)| {

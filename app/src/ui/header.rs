@@ -29,9 +29,9 @@ pub fn Header() -> impl IntoView {
     let on = move |r: fn(&Route) -> bool| move || r(&live.route.get());
     let snapshot = move |_| {
         let now = now_ms();
-        let json = live.twin.with_value(|t| {
-            crate::export::snapshot(t, &live.url.get_untracked(), now).to_string()
-        });
+        let json = live
+            .twin
+            .with_value(|t| crate::export::snapshot(t, &live.url.get_untracked(), now).to_string());
         download("echoes-snapshot.json", "application/json", &json);
     };
     view! {

@@ -193,7 +193,10 @@ impl Live {
 
     /// Pushes what changed since the last frame to the signals the page reads.
     fn flush(&self) {
-        let pending = self.pending.try_update_value(std::mem::take).unwrap_or_default();
+        let pending = self
+            .pending
+            .try_update_value(std::mem::take)
+            .unwrap_or_default();
         if !pending.assets.is_empty() {
             self.versions.with_value(|v| {
                 for a in &pending.assets {
@@ -372,8 +375,9 @@ pub fn App() -> impl IntoView {
     provide_context(live);
     header::apply_theme(header::saved_theme());
     let _ = window_event_listener(leptos::ev::hashchange, move |_| {
-        live.route
-            .set(Route::parse(&window().location().hash().unwrap_or_default()));
+        live.route.set(Route::parse(
+            &window().location().hash().unwrap_or_default(),
+        ));
     });
     match source::demo_request() {
         Some((sensors, assets, rate)) => live.start_demo(sensors, assets, rate),
@@ -473,8 +477,7 @@ async fn clock(live: Live) {
         if alarms_changed {
             live.pending.update_value(|p| p.alarms = true);
         }
-        live.twin
-            .with_value(|t| live.assets.set(t.overview(now)));
+        live.twin.with_value(|t| live.assets.set(t.overview(now)));
         let records = live.records.get_untracked();
         let secs = ((now - last.0) / 1000.0).max(1e-3);
         live.rate.set((records - last.1) as f64 / secs);
@@ -555,7 +558,10 @@ impl Perf {
         set("fps", fps.into());
         set("frame_p50_ms", pct(&intervals, 0.5).into());
         set("frame_p95_ms", pct(&intervals, 0.95).into());
-        set("frame_max_ms", intervals.last().copied().unwrap_or(0.0).into());
+        set(
+            "frame_max_ms",
+            intervals.last().copied().unwrap_or(0.0).into(),
+        );
         set("work_mean_ms", mean_work.into());
         set("work_p95_ms", pct(&sorted_works, 0.95).into());
         set("records", (live.records.get_untracked() as f64).into());
@@ -567,7 +573,10 @@ impl Perf {
             self.first_value_ms.map_or(JsValue::NULL, JsValue::from),
         );
         set("js_heap_bytes", heap.map_or(JsValue::NULL, JsValue::from));
-        set("wasm_memory_bytes", wasm_bytes.map_or(JsValue::NULL, JsValue::from));
+        set(
+            "wasm_memory_bytes",
+            wasm_bytes.map_or(JsValue::NULL, JsValue::from),
+        );
         let _ = js_sys::Reflect::set(&window(), &"echoesPerf".into(), &o);
     }
 }

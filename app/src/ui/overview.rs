@@ -34,11 +34,13 @@ pub fn Overview() -> impl IntoView {
         })
     });
     let counts = Memo::new(move |_| {
-        live.assets.with(|all| {
-            Status::ALL.map(|s| (s, all.iter().filter(|a| a.status == s).count()))
-        })
+        live.assets
+            .with(|all| Status::ALL.map(|s| (s, all.iter().filter(|a| a.status == s).count())))
     });
-    let sensors = Memo::new(move |_| live.assets.with(|a| a.iter().map(|a| a.sensors).sum::<usize>()));
+    let sensors = Memo::new(move |_| {
+        live.assets
+            .with(|a| a.iter().map(|a| a.sensors).sum::<usize>())
+    });
     let chips = move || {
         counts
             .get()
@@ -92,7 +94,13 @@ fn TileGrid(shown: Memo<Vec<String>>) -> impl IntoView {
             let rect = el.get_bounding_client_rect();
             width.set(rect.width());
             view_top.set(-rect.top());
-            view_h.set(window().inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(1000.0));
+            view_h.set(
+                window()
+                    .inner_height()
+                    .ok()
+                    .and_then(|h| h.as_f64())
+                    .unwrap_or(1000.0),
+            );
         }
     };
     Effect::new(move |_| {
@@ -111,7 +119,10 @@ fn TileGrid(shown: Memo<Vec<String>>) -> impl IntoView {
         let row_h = TILE_H + GAP;
         let first = (view_top.get() / row_h).floor().max(0.0) as usize;
         let last = ((view_top.get() + view_h.get()) / row_h).ceil().max(0.0) as usize;
-        (first.saturating_sub(OVERSCAN), (last + OVERSCAN).min(rows.get()))
+        (
+            first.saturating_sub(OVERSCAN),
+            (last + OVERSCAN).min(rows.get()),
+        )
     });
     let visible = Memo::new(move |_| {
         let (first, last) = window_rows.get();
@@ -167,16 +178,30 @@ fn Tile(name: String, top: i64, left: i64) -> impl IntoView {
             s.iter()
                 .flat_map(|s| s.worst.iter())
                 .map(|l| {
-                    let value = l.value.as_ref().map(|(field, v)| {
-                        let unit = live
-                            .rules
-                            .with_untracked(|r| r.unit(field).unwrap_or("").to_string());
-                        format!("{field} {} {unit}", format_value(*v))
+                    let names = l
+                        .values
+                        .iter()
+                        .map(|(f, _)| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" · ");
+                    let text = live.rules.with_untracked(|r| {
+                        l.values
+                            .iter()
+                            .map(|(f, v)| {
+                                format!("{} {}", format_value(*v), r.unit(f).unwrap_or(""))
+                            })
+                            .collect::<Vec<_>>()
+                            .join("  ")
                     });
+                    let text = if l.values.is_empty() {
+                        "no data".to_string()
+                    } else {
+                        text
+                    };
                     view! {
-                        <li data-status=l.status.name()>
+                        <li data-status=l.status.name() title=names>
                             <span class="sid">"#"{l.key.sensor_id}</span>
-                            <span class="val">{value.unwrap_or_else(|| "no data".into())}</span>
+                            <span class="val">{text}</span>
                         </li>
                     }
                 })
