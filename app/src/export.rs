@@ -6,8 +6,21 @@ use crate::twin::{Integrity, SensorKey, Twin};
 
 /// ISO 8601 UTC with microseconds, from sensor time.
 pub fn iso_time(ts_us: i64) -> String {
+    use chrono::{Datelike, Timelike};
+    // Fields rather than `format("%Y…")`: the strftime parser would add its weight to the bundle.
     chrono::DateTime::from_timestamp_micros(ts_us)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+        .map(|t| {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.timestamp_subsec_micros()
+            )
+        })
         .unwrap_or_else(|| ts_us.to_string())
 }
 

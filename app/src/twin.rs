@@ -381,8 +381,21 @@ impl Twin {
                 let latest = &mut sensor.latest;
                 latest.seq = c.seq;
                 latest.ts_us = ts_us;
-                latest.fields.clear();
-                latest.fields.extend_from_slice(fields);
+                // Most sensors send the same fields every time: copy the values, keep the names.
+                let same_names = latest.fields.len() == fields.len()
+                    && latest
+                        .fields
+                        .iter()
+                        .zip(fields)
+                        .all(|(a, b)| a.name == b.name);
+                if same_names {
+                    for (a, b) in latest.fields.iter_mut().zip(fields) {
+                        a.value = b.value;
+                    }
+                } else {
+                    latest.fields.clear();
+                    latest.fields.extend_from_slice(fields);
+                }
                 latest.received_ms = now_ms;
                 latest.count += 1;
                 changes.updated.insert(key);

@@ -33,6 +33,11 @@ fn find(names: &[&str], env: &str) -> anyhow::Result<String> {
 
 impl Browser {
     pub async fn start() -> anyhow::Result<Browser> {
+        Browser::start_with(&[]).await
+    }
+
+    /// A browser with extra Chromium flags (e.g. `--enable-precise-memory-info` for benchmarks).
+    pub async fn start_with(extra_args: &[&str]) -> anyhow::Result<Browser> {
         let driver_bin = find(&["chromedriver"], "CHROMEDRIVER")?;
         let chromium = find(
             &["chromium", "chromium-browser", "google-chrome"],
@@ -51,16 +56,25 @@ impl Browser {
             .with_context(|| format!("starting {driver_bin}"))?;
         let profile =
             std::env::temp_dir().join(format!("echoes-chromium-{}-{port}", std::process::id()));
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,1000",
+        ]
+        .iter()
+        .chain(extra_args)
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
         let caps = json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,1000",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            }
+            "goog:chromeOptions": { "binary": chromium, "args": args }
         });
         let caps = match caps {
             Value::Object(map) => map,
@@ -178,14 +192,15 @@ impl Browser {
     }
 }
 
-/// Screenshots go to target/e2e/; with ECHOES_UPDATE_DOCS=1 they also replace
+/// Screenshots go to target/e2e/; with ECHOES_UPDATE_DOCS=1 those the docs show also replace
 /// docs/screenshot-<name>.png.
 pub fn save_screenshot(name: &str, png: &[u8]) {
     let root = crate::repo_root();
     let dir = root.join("target/e2e");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    if std::env::var_os("ECHOES_UPDATE_DOCS").is_some() {
+    const IN_DOCS: [&str; 4] = ["overview", "detail", "alarms", "tampered"];
+    if std::env::var_os("ECHOES_UPDATE_DOCS").is_some() && IN_DOCS.contains(&name) {
         std::fs::write(root.join(format!("docs/screenshot-{name}.png")), png).unwrap();
     }
 }

@@ -141,7 +141,7 @@ async fn live_values_appear_and_the_chain_is_verified() {
         .unwrap();
 
     let png = browser.client.screenshot().await.unwrap();
-    save_screenshot("detail", &png);
+    save_screenshot("live-asset", &png);
     browser.close().await.unwrap();
     relay.stop().await;
 }

@@ -306,7 +306,7 @@ async fn the_chart_pans_and_zooms_and_its_read_out_is_the_record() {
         .map(|i| {
             format!(
                 "{{\"asset\":\"pump-01\",\"sensor_id\":1,\"temperature\":{},\"timestamp\":{:.3}}}\n",
-                40.0 + (i % 7) as f64 * 1.37 + 0.001,
+                ((40.0 + 5.0 * (i as f64 / 6.0).sin() + (i % 3) as f64 * 0.4) * 1000.0).round() / 1000.0,
                 t0 + i as f64
             )
         })
@@ -315,11 +315,28 @@ async fn the_chart_pans_and_zooms_and_its_read_out_is_the_record() {
     let records = witness.wait_for(60).await;
 
     let browser = Browser::start().await.unwrap();
+    // A warning threshold at 44 °C, drawn on the chart.
+    browser
+        .client
+        .goto(&format!("http://{}/", relay.http))
+        .await
+        .unwrap();
+    let rules = json!({"echoes_rules": 1, "rules": [
+        {"id": 1, "field": "temperature", "type": "above", "limit": 44, "hysteresis": 0.5, "severity": "warning"}
+    ]});
+    browser
+        .js(&format!(
+            "localStorage.setItem('echoes.rules', {}); return true",
+            serde_json::to_string(&rules.to_string()).unwrap()
+        ))
+        .await
+        .unwrap();
     browser
         .client
         .goto(&format!("http://{}/#/asset/pump-01/1", relay.http))
         .await
         .unwrap();
+    browser.client.refresh().await.unwrap();
     browser
         .wait_for(
             "all 60 readings drawn",
@@ -342,6 +359,8 @@ async fn the_chart_pans_and_zooms_and_its_read_out_is_the_record() {
         .await
         .unwrap();
     check_readout(&readout, &records, records[30].seq);
+    let png = browser.client.screenshot().await.unwrap();
+    save_screenshot("detail", &png);
 
     // Zoom in with the wheel: the window narrows and, following live, keeps its right edge.
     let before = browser.js(VIEW).await.unwrap();

@@ -361,19 +361,20 @@ fn draw(
     else {
         return;
     };
+    // The theme's colours, resolved by the browser: style/main.css sets them on the canvas as
+    // its text and (zero-width) border colours, so light-dark() is already decided.
     let css = window().get_computed_style(canvas).ok().flatten();
-    let var = |name: &str, fallback: &str| {
+    let prop = |name: &str, fallback: &str| {
         css.as_ref()
             .and_then(|s| s.get_property_value(name).ok())
-            .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| fallback.to_string())
     };
     let (text, line, warn, bad) = (
-        var("--muted", "#8b98a5"),
-        var("--line", "#2a3440"),
-        var("--warn", "#d29922"),
-        var("--bad", "#f85149"),
+        prop("color", "#8b98a5"),
+        prop("border-top-color", "#2a3440"),
+        prop("border-left-color", "#d29922"),
+        prop("border-right-color", "#f85149"),
     );
     let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
     ctx.clear_rect(0.0, 0.0, cw, ch);

@@ -9,8 +9,8 @@ use super::header::DemoButton;
 use super::{describe, format_value, Live, Route};
 use crate::twin::{Event, Status};
 
-/// Tile geometry (px), matching style/main.css: fixed sizes let the page compute which tiles
-/// are visible without measuring them.
+/// Tile geometry (px), matching style/main.css: a fixed height (and a minimum width) lets the
+/// page compute which tiles are visible without measuring them.
 const TILE_W: f64 = 230.0;
 const TILE_H: f64 = 150.0;
 const GAP: f64 = 12.0;
@@ -124,9 +124,15 @@ fn TileGrid(shown: Memo<Vec<String>>) -> impl IntoView {
             (last + OVERSCAN).min(rows.get()),
         )
     });
+    // Tiles share the row's width (at least TILE_W each), so a phone gets full-width tiles.
+    let tile_w = Memo::new(move |_| {
+        let c = cols.get() as f64;
+        ((width.get() - (c - 1.0) * GAP) / c).max(TILE_W.min(width.get()))
+    });
     let visible = Memo::new(move |_| {
         let (first, last) = window_rows.get();
         let c = cols.get();
+        let tw = tile_w.get();
         shown.with(|names| {
             names
                 .iter()
@@ -135,8 +141,8 @@ fn TileGrid(shown: Memo<Vec<String>>) -> impl IntoView {
                 .take((last.saturating_sub(first)) * c)
                 .map(|(i, n)| {
                     let top = (i / c) as f64 * (TILE_H + GAP);
-                    let left = (i % c) as f64 * (TILE_W + GAP);
-                    (n.clone(), top as i64, left as i64)
+                    let left = (i % c) as f64 * (tw + GAP);
+                    (n.clone(), top as i64, left as i64, tw as i64)
                 })
                 .collect::<Vec<_>>()
         })
@@ -153,14 +159,14 @@ fn TileGrid(shown: Memo<Vec<String>>) -> impl IntoView {
             style:height=move || format!("{}px", rows.get() as f64 * (TILE_H + GAP))>
             // Keyed by name and place: a tile that moves is rebuilt, one that stays is untouched.
             <For each=move || visible.get() key=|item| item.clone() let:item>
-                <Tile name=item.0 top=item.1 left=item.2/>
+                <Tile name=item.0 top=item.1 left=item.2 width=item.3/>
             </For>
         </div>
     }
 }
 
 #[component]
-fn Tile(name: String, top: i64, left: i64) -> impl IntoView {
+fn Tile(name: String, top: i64, left: i64, width: i64) -> impl IntoView {
     let live = expect_context::<Live>();
     let version = live.version(&name);
     let summary = Memo::new({
@@ -215,7 +221,8 @@ fn Tile(name: String, top: i64, left: i64) -> impl IntoView {
                 .last_ms
                 .map(|t| age_text(live.now_ms.get_untracked() - t))
                 .unwrap_or_else(|| "never".into());
-            format!("{} sensors · {age}", s.sensors)
+            let noun = if s.sensors == 1 { "sensor" } else { "sensors" };
+            format!("{} {noun} · {age}", s.sensors)
         })
     };
     let href = Route::Asset {
@@ -225,7 +232,7 @@ fn Tile(name: String, top: i64, left: i64) -> impl IntoView {
     .href();
     view! {
         <a class="tile" href=href data-asset=name.clone() data-status=move || status().name()
-            style:transform=format!("translate({left}px, {top}px)")>
+            style:transform=format!("translate({left}px, {top}px)") style:width=format!("{width}px")>
             <header>
                 <span class="name">{name.clone()}</span>
                 <span class="pill" data-status=move || status().name()>{move || status().label()}</span>
