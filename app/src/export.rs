@@ -140,3 +140,51 @@ pub fn snapshot(twin: &Twin, relay: &str, now_ms: f64) -> Value {
         "rules": twin.rules(),
     })
 }
+
+/// The chain as this browser received it, as JSON frames one per line — the format
+/// `echoes-relay verify FILE` (and any implementation of docs/protocol.md) checks: runs of
+/// consecutive records as `records` frames, each checkpoint where it arrived.
+pub fn chain_jsonl(twin: &Twin) -> String {
+    use crate::twin::Logged;
+    use echoes_proto::{ChainedRecord, Frame, Hash};
+    let mut out = String::new();
+    let mut run: Vec<ChainedRecord> = Vec::new();
+    let mut run_prev: Hash = echoes_proto::GENESIS;
+    // What the next record links to, as far as the log knows.
+    let mut link: Hash = echoes_proto::GENESIS;
+    let flush = |run: &mut Vec<ChainedRecord>, run_prev: &Hash, out: &mut String| {
+        if !run.is_empty() {
+            let frame = Frame::Records {
+                prev_hash: *run_prev,
+                records: std::mem::take(run),
+            };
+            out.push_str(&frame.to_json());
+            out.push('\n');
+        }
+    };
+    for item in twin.chain_log() {
+        match item {
+            Logged::Anchor(h) => {
+                flush(&mut run, &run_prev, &mut out);
+                link = *h;
+            }
+            Logged::Record(r) => {
+                if run.last().is_some_and(|l| l.seq + 1 != r.seq) {
+                    flush(&mut run, &run_prev, &mut out);
+                }
+                if run.is_empty() {
+                    run_prev = link;
+                }
+                link = r.hash;
+                run.push(r.clone());
+            }
+            Logged::Checkpoint(c) => {
+                flush(&mut run, &run_prev, &mut out);
+                out.push_str(&Frame::Checkpoint(c.clone()).to_json());
+                out.push('\n');
+            }
+        }
+    }
+    flush(&mut run, &run_prev, &mut out);
+    out
+}

@@ -8,9 +8,9 @@
 
 mod history;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use echoes_proto::{ChainError, Field, Follower, Frame};
+use echoes_proto::{ChainError, ChainErrorKind, ChainedRecord, Checkpoint, Field, Follower, Frame};
 use serde::Serialize;
 
 use crate::alarms::{Alarms, Condition, Observation, RuleSet, Severity};
@@ -59,6 +59,9 @@ pub struct TwinConfig {
     pub min_stale_ms: f64,
     /// …and, before its usual interval is known (one reading so far), after this (ms).
     pub default_stale_ms: f64,
+    /// Chained records kept (with their hashes and the checkpoints among them) for exporting
+    /// the chain.
+    pub chain_log_len: usize,
 }
 
 impl Default for TwinConfig {
@@ -68,6 +71,7 @@ impl Default for TwinConfig {
             stale_factor: 5.0,
             min_stale_ms: 2_000.0,
             default_stale_ms: 10_000.0,
+            chain_log_len: 10_000,
         }
     }
 }
@@ -226,6 +230,20 @@ pub struct Twin {
     events: Vec<Event>,
     /// After a reconnect: the first seq we are owed.
     rejoined_at: Option<u64>,
+    /// The newest chained records and checkpoints, for export.
+    log: VecDeque<Logged>,
+    log_records: usize,
+    /// Set when a checkpoint did not verify: this relay is not to be trusted any more.
+    refused: Option<ChainError>,
+}
+
+/// What the chain log holds, in arrival order.
+#[derive(Debug, Clone)]
+pub enum Logged {
+    /// The hash the next record links to (where the log starts, or after a discontinuity).
+    Anchor(echoes_proto::Hash),
+    Record(ChainedRecord),
+    Checkpoint(Checkpoint),
 }
 
 /// What one frame changed, so the UI updates only that.
@@ -290,6 +308,7 @@ impl Twin {
                     self.rejoined_at = None;
                     self.first_error = None;
                     self.integrity_errors = 0;
+                    self.follower.restart();
                     changes.integrity = true;
                 }
             }
@@ -311,14 +330,44 @@ impl Twin {
                 }
                 changes.integrity = true;
             }
+            Frame::Checkpoint(c) => {
+                self.log_push(Logged::Checkpoint(c.clone()));
+                changes.integrity = true;
+            }
         }
+        // Records the chain says are not new (a replay, or older than what was verified) do not
+        // touch the twin: an old value must not pass for a new one.
+        let mut skip: Vec<u64> = Vec::new();
         for error in self.follower.frame(frame) {
+            match error.kind {
+                ChainErrorKind::Replayed | ChainErrorKind::OutOfOrder { .. } => {
+                    skip.push(error.seq)
+                }
+                ChainErrorKind::Reordered => self.withdraw_missing(error.seq),
+                ChainErrorKind::CheckpointForged(_) | ChainErrorKind::CheckpointMismatch { .. } => {
+                    self.refused.get_or_insert_with(|| error.clone());
+                }
+                _ => {}
+            }
             self.integrity_errors += 1;
             self.first_error.get_or_insert_with(|| error.clone());
             self.push_event(Event::Chain(error));
         }
-        if let Frame::Records { records, .. } = frame {
+        if let Frame::Records { records, prev_hash } = frame {
+            let follows = self.log.iter().rev().find_map(|l| match l {
+                Logged::Record(r) => Some(r.seq),
+                _ => None,
+            });
+            if let Some(first) = records.first() {
+                if follows.is_none_or(|s| s + 1 != first.seq) {
+                    self.log.push_back(Logged::Anchor(*prev_hash));
+                }
+            }
             for c in records {
+                if skip.contains(&c.seq) {
+                    continue;
+                }
+                self.log_push(Logged::Record(c.clone()));
                 self.records += 1;
                 self.head = self.head.max(c.seq);
                 let key = SensorKey {
@@ -595,6 +644,78 @@ impl Twin {
         self.sensors.values().map(|s| s.history.heap_bytes()).sum()
     }
 
+    fn log_push(&mut self, item: Logged) {
+        if let Logged::Record(_) = item {
+            self.log_records += 1;
+        }
+        self.log.push_back(item);
+        while self.log_records > self.config.chain_log_len.max(1) {
+            if let Some(Logged::Record(r)) = self.log.pop_front() {
+                self.log_records -= 1;
+                // The record after it now starts the log: keep what it links to.
+                if matches!(self.log.front(), Some(Logged::Record(_))) {
+                    self.log.push_front(Logged::Anchor(r.hash));
+                }
+            }
+        }
+    }
+
+    /// A record reported missing has arrived late: the gap report shrinks to what is still
+    /// missing (see [`echoes_proto::reconcile`]), and the problem is a reorder, not a loss.
+    fn withdraw_missing(&mut self, seq: u64) {
+        let Some(i) = self.events.iter().position(|e| {
+            matches!(e, Event::Chain(ChainError { kind: ChainErrorKind::Gap { expected, got }, .. })
+                if *expected <= seq && seq < *got)
+        }) else {
+            return;
+        };
+        let Event::Chain(gap) = self.events.remove(i) else {
+            unreachable!()
+        };
+        let mut errors = vec![
+            gap.clone(),
+            ChainError {
+                seq,
+                kind: ChainErrorKind::Reordered,
+            },
+        ];
+        echoes_proto::reconcile(&mut errors);
+        errors.retain(|e| e.kind != ChainErrorKind::Reordered);
+        self.integrity_errors = self.integrity_errors.saturating_sub(1);
+        for e in errors.into_iter().rev() {
+            self.integrity_errors += 1;
+            self.events.insert(i, Event::Chain(e));
+        }
+        if self.first_error.as_ref() == Some(&gap) {
+            self.first_error = None;
+        }
+    }
+
+    /// The chain as this browser received it (the newest [`TwinConfig::chain_log_len`]
+    /// records, with the checkpoints among them).
+    pub fn chain_log(&self) -> &VecDeque<Logged> {
+        &self.log
+    }
+    /// Only checkpoints signed by `key` are trusted (a key configured, or pinned earlier).
+    pub fn pin(&mut self, key: echoes_proto::PublicKey) {
+        self.follower.pin(key);
+    }
+    /// The key checkpoints are checked against (pinned, or taken from the first checkpoint).
+    pub fn pinned(&self) -> Option<&echoes_proto::PublicKey> {
+        self.follower.pinned()
+    }
+    /// The newest checkpoint that verified and matched the chain here.
+    pub fn signed(&self) -> Option<&Checkpoint> {
+        self.follower.signed()
+    }
+    pub fn chain_id(&self) -> Option<&echoes_proto::ChainId> {
+        self.follower.chain_id()
+    }
+    /// Why this relay is no longer trusted (a checkpoint that did not verify), if so.
+    pub fn refused(&self) -> Option<&ChainError> {
+        self.refused.as_ref()
+    }
+
     fn push_event(&mut self, e: Event) {
         if self.events.len() == MAX_EVENTS {
             self.events.remove(0);
@@ -603,7 +724,17 @@ impl Twin {
     }
 
     pub fn integrity(&self) -> Integrity {
-        match &self.first_error {
+        // After a reorder was reconciled the earliest remaining problem is the one to show.
+        let first = self.first_error.clone().or_else(|| {
+            self.events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Chain(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .min_by_key(|c| c.seq)
+        });
+        match &first {
             Some(first) => Integrity::Broken {
                 first: first.clone(),
                 errors: self.integrity_errors,

@@ -7,6 +7,7 @@
 //! this code against the test vectors printed there.
 
 pub mod chain;
+pub mod checkpoint;
 pub mod influx;
 pub mod ingest;
 pub mod record;
@@ -14,8 +15,10 @@ pub mod sim;
 pub mod wire;
 
 pub use chain::{
-    link_hash, ChainError, ChainErrorKind, Chainer, Follower, Hash, Verifier, FIRST_SEQ, GENESIS,
+    link_hash, reconcile, ChainError, ChainErrorKind, Chainer, Follower, Hash, Verifier, FIRST_SEQ,
+    GENESIS,
 };
+pub use checkpoint::{fingerprint, ChainId, Checkpoint, CheckpointError, PublicKey};
 pub use influx::StringFields;
 pub use ingest::{is_blank, parse_line, parse_line_with, IngestError, Parsed};
 pub use record::{ChainedRecord, Field, Record, RecordError};

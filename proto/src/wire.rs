@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chain::Hash;
+use crate::checkpoint::Checkpoint;
 use crate::record::{ChainedRecord, Record, RecordError};
 
 /// Protocol version announced in [`Frame::Hello`].
@@ -14,6 +15,7 @@ pub mod kind {
     pub const HELLO: u8 = 0x01;
     pub const RECORDS: u8 = 0x02;
     pub const GAP: u8 = 0x03;
+    pub const CHECKPOINT: u8 = 0x04;
 }
 
 /// One WebSocket message from the relay.
@@ -39,6 +41,9 @@ pub enum Frame {
     /// Records `from ..= to` were chained but will not be sent on this connection (the client
     /// fell behind). The next `Records` frame re-anchors.
     Gap { from: u64, to: u64 },
+    /// The relay's signature over the chain up to `seq` (sent after the records it covers, and
+    /// once right after `hello` for the newest checkpoint).
+    Checkpoint(Checkpoint),
 }
 
 /// Why bytes could not be read as a frame or record.
@@ -89,6 +94,15 @@ impl Frame {
                 out.extend_from_slice(&from.to_be_bytes());
                 out.extend_from_slice(&to.to_be_bytes());
             }
+            Frame::Checkpoint(c) => {
+                out.push(kind::CHECKPOINT);
+                out.extend_from_slice(&c.chain_id);
+                out.extend_from_slice(&c.seq.to_be_bytes());
+                out.extend_from_slice(&c.hash);
+                out.extend_from_slice(&c.time_us.to_be_bytes());
+                out.extend_from_slice(&c.key);
+                out.extend_from_slice(&c.signature);
+            }
         }
         out
     }
@@ -128,6 +142,14 @@ impl Frame {
                 from: r.u64()?,
                 to: r.u64()?,
             },
+            kind::CHECKPOINT => Frame::Checkpoint(Checkpoint {
+                chain_id: r.array()?,
+                seq: r.u64()?,
+                hash: r.hash()?,
+                time_us: r.i64()?,
+                key: r.array()?,
+                signature: r.array()?,
+            }),
             other => return Err(WireError::UnknownFrame(other)),
         };
         r.finish()?;

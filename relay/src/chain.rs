@@ -6,16 +6,17 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use echoes_proto::wire::encode_records;
-use echoes_proto::{ChainedRecord, Chainer, Frame, Hash};
+use echoes_proto::{ChainedRecord, Chainer, Checkpoint, Frame, Hash};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::ingest::Ingested;
 use crate::journal::{Journal, Recovered};
+use crate::sign::{Identity, Signer};
 use crate::{Config, Stats};
 
 /// Consecutive chained records, encoded for the wire at most once per encoding, however many
@@ -92,6 +93,9 @@ struct Recent {
     records: usize,
 }
 
+/// The newest signed checkpoint (none before the first).
+pub type Latest = Option<Arc<Checkpoint>>;
+
 /// What a new client starts from.
 #[derive(Debug)]
 pub struct Subscription {
@@ -99,6 +103,9 @@ pub struct Subscription {
     pub backlog: Vec<Arc<Batch>>,
     pub live: broadcast::Receiver<Arc<Batch>>,
     pub head: Head,
+    /// The newest checkpoint, and each newer one as it is signed. A client may skip some: each
+    /// covers everything before it.
+    pub checkpoints: watch::Receiver<Latest>,
 }
 
 /// What the fanout and HTTP stages see of the chain: new batches and the head.
@@ -107,6 +114,10 @@ pub struct Hub {
     batches: broadcast::Sender<Arc<Batch>>,
     recent: Arc<Mutex<Recent>>,
     head: watch::Receiver<Head>,
+    checkpoints: watch::Receiver<Latest>,
+    /// The relay's public key and chain id (for `/healthz`).
+    pub key: echoes_proto::PublicKey,
+    pub chain_id: echoes_proto::ChainId,
 }
 
 impl Hub {
@@ -118,10 +129,14 @@ impl Hub {
             backlog: recent.batches.iter().cloned().collect(),
             live: self.batches.subscribe(),
             head: *self.head.borrow(),
+            checkpoints: self.checkpoints.clone(),
         }
     }
     pub fn head(&self) -> Head {
         *self.head.borrow()
+    }
+    pub fn checkpoint(&self) -> Latest {
+        self.checkpoints.borrow().clone()
     }
 }
 
@@ -134,6 +149,8 @@ pub struct Chain {
     recent: Arc<Mutex<Recent>>,
     head_tx: watch::Sender<Head>,
     head_rx: watch::Receiver<Head>,
+    signer: Signer,
+    checkpoint_tx: watch::Sender<Latest>,
 }
 
 impl Chain {
@@ -152,6 +169,12 @@ impl Chain {
             hash: chainer.head(),
         });
         let (batches, _) = broadcast::channel(config.fanout_queue);
+        let signer = Signer::new(
+            crate::sign::ephemeral(),
+            config.checkpoint_every,
+            config.checkpoint_interval,
+            chainer.next_seq() - 1,
+        );
         Chain {
             chainer,
             journal,
@@ -161,6 +184,27 @@ impl Chain {
             recent: Arc::default(),
             head_tx,
             head_rx,
+            signer,
+            checkpoint_tx: watch::Sender::new(None),
+        }
+    }
+
+    /// Signs with `identity` (by default a key and chain id that live only in this process).
+    pub fn with_identity(mut self, identity: Identity) -> Chain {
+        self.signer = Signer::new(
+            identity,
+            self.config.checkpoint_every,
+            self.config.checkpoint_interval,
+            self.chainer.next_seq() - 1,
+        );
+        self
+    }
+
+    fn sign(&mut self, force: bool) {
+        let seq = self.chainer.next_seq() - 1;
+        if let Some(c) = self.signer.maybe_sign(seq, self.chainer.head(), force) {
+            self.stats.checkpoints.fetch_add(1, Relaxed);
+            self.checkpoint_tx.send_replace(Some(c));
         }
     }
 
@@ -169,6 +213,9 @@ impl Chain {
             batches: self.batches.clone(),
             recent: self.recent.clone(),
             head: self.head_rx.clone(),
+            checkpoints: self.checkpoint_tx.subscribe(),
+            key: self.signer.identity().key.verifying_key().to_bytes(),
+            chain_id: self.signer.identity().chain_id,
         }
     }
 
@@ -176,9 +223,23 @@ impl Chain {
     /// shutdown is still chained and published. Runs on a blocking thread: journal writes and
     /// fsyncs must not hold up the async workers. A journal write error ends it: a relay that
     /// cannot persist stops rather than publish records it could lose.
+    ///
+    /// It signs a checkpoint every `checkpoint_every` records or `checkpoint_interval`, and
+    /// once more for whatever is left unsigned when it ends.
     pub fn run(mut self, mut records: mpsc::Receiver<Ingested>) -> std::io::Result<()> {
         let mut queued = Vec::with_capacity(self.config.max_batch);
-        while let Some(first) = records.blocking_recv() {
+        let runtime = tokio::runtime::Handle::current();
+        loop {
+            // Wait for records, but no longer than until a checkpoint is due by time.
+            let wait = self.signer.wait().max(Duration::from_millis(5));
+            let first = match runtime.block_on(tokio::time::timeout(wait, records.recv())) {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(_) => {
+                    self.sign(false);
+                    continue;
+                }
+            };
             queued.push(first);
             // Whatever else is already waiting joins the batch. Under load (more was waiting),
             // let the feeds run once more before closing the batch: fewer, larger batches cost
@@ -239,7 +300,9 @@ impl Chain {
             // Err only means no browser is connected right now.
             let _ = self.batches.send(batch);
             drop(recent);
+            self.sign(false);
         }
+        self.sign(true);
         tracing::debug!(head = self.chainer.next_seq() - 1, "chain stage ended");
         Ok(())
     }

@@ -49,6 +49,13 @@ pub struct Config {
     pub demo: Option<SimConfig>,
     /// Name and version announced in `hello` frames.
     pub relay_name: String,
+    /// The relay's Ed25519 key (64 hex digits of secret, made if absent); default
+    /// `<journal>/relay.key`, or a key that lives only in memory without a journal.
+    pub key_file: Option<PathBuf>,
+    /// Sign a checkpoint after this many records…
+    pub checkpoint_every: u64,
+    /// …or this long after the last one, if anything new was chained.
+    pub checkpoint_interval: std::time::Duration,
 }
 
 impl Default for Config {
@@ -72,6 +79,9 @@ impl Default for Config {
             dist: None,
             demo: None,
             relay_name: concat!("echoes-relay ", env!("CARGO_PKG_VERSION")).to_string(),
+            key_file: None,
+            checkpoint_every: 1000,
+            checkpoint_interval: std::time::Duration::from_secs(5),
         }
     }
 }

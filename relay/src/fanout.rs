@@ -146,6 +146,7 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
         backlog,
         live: mut batches,
         head,
+        mut checkpoints,
     } = subscription;
     let hello = Frame::Hello {
         protocol: echoes_proto::wire::PROTOCOL_VERSION,
@@ -159,6 +160,16 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
     if !send(&mut sink, (format.frame(&hello), 0), &stats, &shutdown).await {
         return finish(sink).await;
     }
+    // The newest checkpoint at once: the client learns the key and chain, and can check the
+    // signature on what it is about to receive (it holds a checkpoint until its records arrive).
+    let latest = checkpoints.borrow_and_update().clone();
+    if let Some(c) = latest {
+        let frame = Frame::Checkpoint((*c).clone());
+        if !send(&mut sink, (format.frame(&frame), 0), &stats, &shutdown).await {
+            return finish(sink).await;
+        }
+    }
+    let mut signing = true;
     let mut backlog = backlog;
     if let Some(from) = from.map(|f| f.clamp(1, head.seq + 1)) {
         let backlog_first = backlog.first().map_or(head.seq + 1, |b| b.first_seq());
@@ -195,6 +206,20 @@ pub async fn send_loop<S: Sink<Message> + Unpin>(
         let batch = tokio::select! {
             _ = shutdown.cancelled() => break,
             batch = batches.recv() => batch,
+            changed = checkpoints.changed(), if signing => {
+                let latest = checkpoints.borrow_and_update().clone();
+                match (changed, latest) {
+                    (Ok(()), Some(c)) => {
+                        let frame = Frame::Checkpoint((*c).clone());
+                        if !send(&mut sink, (format.frame(&frame), 0), &stats, &shutdown).await {
+                            break;
+                        }
+                    }
+                    (Ok(()), None) => {}
+                    (Err(_), _) => signing = false,
+                }
+                continue;
+            }
         };
         match batch {
             Ok(batch) => {

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod journal;
 pub mod lines;
 pub mod replay;
+pub mod sign;
 pub mod sim;
 pub mod stats;
 pub mod tls;
@@ -103,8 +104,21 @@ pub async fn run(
         }
         None => None,
     };
+    let new_chain = journal.as_ref().is_none_or(|(_, r)| r.next_seq == 1);
+    let identity = sign::load(
+        config.key_file.as_deref(),
+        config.journal.as_ref().map(|j| j.dir.as_path()),
+        new_chain,
+    )
+    .context("relay key")?;
+    tracing::info!(
+        key = %hex::encode(identity.key.verifying_key().to_bytes()),
+        fingerprint = %echoes_proto::fingerprint(&identity.key.verifying_key().to_bytes()),
+        chain = %hex::encode(identity.chain_id),
+        "signing checkpoints"
+    );
     let (records_tx, records_rx) = tokio::sync::mpsc::channel(config.ingest_queue);
-    let chain = chain::Chain::new(config.clone(), stats.clone(), journal);
+    let chain = chain::Chain::new(config.clone(), stats.clone(), journal).with_identity(identity);
     let hub = chain.hub();
     {
         let shutdown = shutdown.clone();

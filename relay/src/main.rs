@@ -28,11 +28,17 @@ enum Command {
     Sim(SimArgs),
     /// Stream recorded data (NASA C-MAPSS text files, or CSV) into a relay as a feed.
     Replay(ReplayArgs),
-    /// Check a journal directory, or a file of JSON frames (`/ws?format=json` captured one per
-    /// line), link by link. Prints "valid: …" and exits 0, or the first problem and exits 1.
+    /// Check a journal directory (records and signed checkpoints), or a file of JSON frames
+    /// (`/ws?format=json` captured one per line, or a chain exported from the app), link by link
+    /// and signature by signature. Prints "valid: …" and exits 0, or the first problem (with
+    /// its seq) and exits 1.
     Verify {
         /// Journal directory or JSON-frames file.
         path: PathBuf,
+        /// The relay's public key (64 hex digits, as /healthz shows it): checkpoints signed by
+        /// any other key are forged. Without it, the first valid checkpoint names the key.
+        #[arg(long)]
+        key: Option<String>,
     },
 }
 
@@ -136,6 +142,17 @@ struct ServeArgs {
     /// Delete journal segments older than this many hours.
     #[arg(long)]
     retain_hours: Option<u64>,
+    /// The relay's Ed25519 signing key: a file with the 32-byte secret as 64 hex digits, made
+    /// (mode 0600) if it does not exist. Default: relay.key in the journal directory; without a
+    /// journal, a key that lives only as long as the process
+    #[arg(long, env = "ECHOES_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// Sign a checkpoint (chain id, seq, hash, time) after this many records…
+    #[arg(long, default_value_t = 1000)]
+    checkpoint_every: u64,
+    /// …or this many seconds after the last one, whichever comes first
+    #[arg(long, default_value_t = 5.0)]
+    checkpoint_secs: f64,
     /// PEM certificate chain: serve HTTP and WebSockets over TLS (https, wss).
     #[arg(long, env = "ECHOES_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -218,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(*args, shutdown).await,
         Command::Replay(args) => replay(args, shutdown).await,
-        Command::Verify { path } => match relay::verify::path(&path) {
+        Command::Verify { path, key } => match relay::verify::path(&path, parse_key(key)?) {
             Ok(summary) => {
                 println!("{summary}");
                 Ok(())
@@ -287,6 +304,9 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 .map(|h| std::time::Duration::from_secs(h * 3600)),
         }),
         demo: args.demo.then(|| args.sim.config(None)),
+        key_file: args.key_file,
+        checkpoint_every: args.checkpoint_every,
+        checkpoint_interval: std::time::Duration::from_secs_f64(args.checkpoint_secs.max(0.01)),
         ..Config::default()
     };
     let http_addr = http.local_addr()?;
@@ -294,6 +314,16 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
     // Plainly on stdout, so it stands out from the logs (which go to stderr).
     println!("{}", relay::ready_line(http_addr, ingest_addr, &config));
     relay::run(Listeners { ingest, http }, config, shutdown).await
+}
+
+fn parse_key(key: Option<String>) -> anyhow::Result<Option<echoes_proto::PublicKey>> {
+    key.map(|k| {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(k.trim(), &mut out)
+            .map_err(|e| anyhow::anyhow!("--key: 64 hex digits expected ({e})"))?;
+        Ok(out)
+    })
+    .transpose()
 }
 
 async fn replay(args: ReplayArgs, shutdown: CancellationToken) -> anyhow::Result<()> {

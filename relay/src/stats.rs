@@ -71,6 +71,8 @@ pub struct Stats {
     pub records_chained: AtomicU64,
     pub journal_bytes: AtomicU64,
     pub batches: AtomicU64,
+    /// Signed checkpoints made.
+    pub checkpoints: AtomicU64,
     pub clients_connected: AtomicU64,
     pub clients_total: AtomicU64,
     pub frames_sent: AtomicU64,
@@ -117,6 +119,7 @@ impl Stats {
             ("echoes_journal_bytes", "gauge", "Bytes in the journal's segments.", g(&self.journal_bytes)),
             ("echoes_chain_head_seq", "gauge", "Seq of the newest chained record.", head_seq),
             ("echoes_batches_total", "counter", "Batches (frames) produced by the chain stage.", g(&self.batches)),
+            ("echoes_checkpoints_total", "counter", "Signed checkpoints made.", g(&self.checkpoints)),
             ("echoes_clients_connected", "gauge", "WebSocket clients connected now.", g(&self.clients_connected)),
             ("echoes_clients_total", "counter", "WebSocket clients accepted since start.", g(&self.clients_total)),
             ("echoes_records_sent_total", "counter", "Records sent to WebSocket clients, once per client.", g(&self.records_sent)),

@@ -16,6 +16,10 @@ pub fn Header() -> impl IntoView {
         Conn::Connecting => ("connecting", "connecting…".to_string()),
         Conn::Live => ("live", "live".to_string()),
         Conn::Demo => ("demo", "demo (no relay)".to_string()),
+        Conn::Refused => (
+            "refused",
+            "refused: its checkpoints do not verify".to_string(),
+        ),
         Conn::Retrying { attempt, delay_ms } => (
             "retrying",
             format!(
@@ -39,6 +43,7 @@ pub fn Header() -> impl IntoView {
             <a class="brand" href="#/">"Echoes"</a>
             <nav>
                 <a href="#/" class:current=on(|r| matches!(r, Route::Overview | Route::Asset { .. }))>"Overview"</a>
+                <a href="#/integrity" class:current=on(|r| *r == Route::Integrity)>"Integrity"</a>
                 <a href="#/alarms" class:current=on(|r| *r == Route::Alarms)>
                     "Alarms "
                     <span class="alarm-count" data-active=move || active.get()
@@ -55,6 +60,7 @@ pub fn Header() -> impl IntoView {
                 {move || live.lag_ms.get().map(|l| format!("lag {l:.0} ms")).unwrap_or_default()}
             </span>
             <IntegrityBadge/>
+            <Signed/>
             <span class="spacer"></span>
             <button class="snapshot" title="the whole twin as JSON" on:click=snapshot>"Snapshot"</button>
             <ThemeToggle/>
@@ -83,6 +89,21 @@ fn IntegrityBadge() -> impl IntoView {
         <span class="badge" data-integrity=move || badge.get().0 title=move || badge.get().2>
             {move || badge.get().1}
         </span>
+    }
+}
+
+/// "signed up to seq N at T": the newest checkpoint that verified and matched the chain.
+#[component]
+fn Signed() -> impl IntoView {
+    let live = expect_context::<Live>();
+    move || {
+        live.signed.get().map(|c| {
+            view! {
+                <span class="signed" data-seq=c.seq title=format!("Ed25519 checkpoint by {}", echoes_proto::fingerprint(&c.key))>
+                    {format!("signed up to seq {} at {}", c.seq, super::clock_time(c.time_us))}
+                </span>
+            }
+        })
     }
 }
 

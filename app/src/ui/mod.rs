@@ -11,6 +11,7 @@ mod alarms;
 mod chart;
 mod detail;
 mod header;
+mod integrity;
 mod overview;
 mod source;
 
@@ -40,6 +41,8 @@ pub enum Conn {
     },
     /// The in-browser simulator feeds the twin; no relay.
     Demo,
+    /// A checkpoint from this relay did not verify: it is not trusted, and not reconnected to.
+    Refused,
 }
 
 /// Which page is shown; kept in the URL's fragment so it survives a reload and can be linked.
@@ -48,6 +51,7 @@ pub enum Route {
     Overview,
     Asset { name: String, sensor: Option<u32> },
     Alarms,
+    Integrity,
 }
 
 impl Route {
@@ -56,6 +60,7 @@ impl Route {
         let mut parts = path.splitn(3, '/');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("alarms"), ..) => Route::Alarms,
+            (Some("integrity"), ..) => Route::Integrity,
             (Some("asset"), Some(name), sensor) => Route::Asset {
                 name: js_sys::decode_uri_component(name)
                     .ok()
@@ -71,6 +76,7 @@ impl Route {
         match self {
             Route::Overview => "#/".into(),
             Route::Alarms => "#/alarms".into(),
+            Route::Integrity => "#/integrity".into(),
             Route::Asset { name, sensor } => {
                 let name = String::from(js_sys::encode_uri_component(name));
                 match sensor {
@@ -109,6 +115,8 @@ pub(crate) struct Live {
     /// change.
     pub assets: RwSignal<Vec<AssetSummary>>,
     pub integrity: RwSignal<Integrity>,
+    /// The newest checkpoint that verified and matched the chain here.
+    pub signed: RwSignal<Option<echoes_proto::Checkpoint>>,
     pub events: RwSignal<Vec<Event>>,
     pub alarms: RwSignal<Vec<Alarm>>,
     pub rules: RwSignal<RuleSet>,
@@ -208,6 +216,20 @@ impl Live {
         }
         self.twin.with_value(|twin| {
             if pending.integrity {
+                let signed = twin.signed().cloned();
+                if self.signed.with_untracked(|s| *s != signed) {
+                    self.signed.set(signed);
+                }
+                // Trust on first use: the first key that signed a valid checkpoint is pinned
+                // in this browser; a checkpoint from any other key is then refused.
+                if let Some(key) = twin.pinned() {
+                    if !self.demo_running() {
+                        let url = self.url.get_untracked();
+                        if pinned_key(&url).as_ref() != Some(key) && twin.refused().is_none() {
+                            save_pinned_key(&url, Some(key));
+                        }
+                    }
+                }
                 let integrity = twin.integrity();
                 if self.integrity.get_untracked() != integrity {
                     self.integrity.set(integrity);
@@ -246,6 +268,31 @@ pub const TOKEN_KEY: &str = "echoes.token";
 pub const HISTORY_KEY: &str = "echoes.history";
 pub const RULES_KEY: &str = "echoes.rules";
 pub const THEME_KEY: &str = "echoes.theme";
+/// Relay keys pinned in this browser: a JSON object, relay URL → public key (hex).
+pub const KEYS_KEY: &str = "echoes.keys";
+
+/// The key pinned for `url` in this browser, if any.
+pub fn pinned_key(url: &str) -> Option<echoes_proto::PublicKey> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&stored(KEYS_KEY)?).ok()?;
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(map.get(url)?.as_str()?, &mut key).ok()?;
+    Some(key)
+}
+
+/// Pins (or with `None`, forgets) the key for `url`.
+pub fn save_pinned_key(url: &str, key: Option<&echoes_proto::PublicKey>) {
+    let mut map: serde_json::Map<String, serde_json::Value> = stored(KEYS_KEY)
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    match key {
+        Some(k) => map.insert(url.to_string(), hex::encode(k).into()),
+        None => map.remove(url),
+    };
+    if let Some(s) = storage() {
+        let _ = s.set_item(KEYS_KEY, &serde_json::Value::Object(map).to_string());
+    }
+}
 
 pub fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
@@ -322,6 +369,12 @@ pub fn describe(kind: &ChainErrorKind) -> String {
         ChainErrorKind::OutOfOrder { expected } => {
             format!("replayed or out of order (expected {expected})")
         }
+        ChainErrorKind::Reordered => "reordered (arrived after later records)".into(),
+        ChainErrorKind::Replayed => "replayed (received twice)".into(),
+        ChainErrorKind::CheckpointForged(e) => format!("forged checkpoint: {e}"),
+        ChainErrorKind::CheckpointMismatch { .. } => {
+            "signed checkpoint does not match: records rewritten up to here".into()
+        }
     }
 }
 
@@ -349,14 +402,19 @@ pub fn App() -> impl IntoView {
         .unwrap_or_default();
     let mut twin = Twin::with_config(twin_config());
     twin.set_rules(rules.clone(), now_ms());
+    let url = source::relay_url();
+    if let Some(key) = pinned_key(&url) {
+        twin.pin(key);
+    }
     let live = Live {
-        url: RwSignal::new(source::relay_url()),
+        url: RwSignal::new(url),
         conn: RwSignal::new(Conn::Connecting),
         twin: StoredValue::new(twin),
         versions: StoredValue::new(HashMap::new()),
         pending: StoredValue::new(Pending::default()),
         assets: RwSignal::new(Vec::new()),
         integrity: RwSignal::new(Integrity::Waiting),
+        signed: RwSignal::new(None),
         events: RwSignal::new(Vec::new()),
         alarms: RwSignal::new(Vec::new()),
         rules: RwSignal::new(rules),
@@ -395,6 +453,7 @@ pub fn App() -> impl IntoView {
                     view! { <detail::AssetDetail name=name sensor=sensor/> }.into_any()
                 }
                 Route::Alarms => view! { <alarms::AlarmsPage/> }.into_any(),
+                Route::Integrity => view! { <integrity::IntegrityPage/> }.into_any(),
             }}
         </main>
     }

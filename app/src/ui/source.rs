@@ -114,6 +114,11 @@ pub async fn connection(live: Live) {
                     break;
                 }
                 apply(live, &frame);
+                if live.twin.with_value(|t| t.refused().is_some()) {
+                    // Its checkpoints do not verify: stop listening, do not come back.
+                    live.conn.set(Conn::Refused);
+                    return;
+                }
             }
         }
         if refetch {
