@@ -149,8 +149,42 @@ pub struct Chain {
     recent: Arc<Mutex<Recent>>,
     head_tx: watch::Sender<Head>,
     head_rx: watch::Receiver<Head>,
-    signer: Signer,
-    checkpoint_tx: watch::Sender<Latest>,
+    signing: Signing,
+}
+
+/// The signer and where its checkpoints go, shared by the chain stage (which signs every
+/// `checkpoint_every` records) and the clock task (which signs what is left after
+/// `checkpoint_interval`). Publishing under the same lock keeps checkpoints in seq order.
+#[derive(Clone)]
+pub struct Signing {
+    signer: Arc<Mutex<Signer>>,
+    tx: Arc<watch::Sender<Latest>>,
+    stats: Arc<Stats>,
+    head: watch::Receiver<Head>,
+}
+
+impl Signing {
+    /// Signs `head` if a checkpoint is due (`force`: whatever is unsigned) and publishes it.
+    fn sign(&self, head: Head, force: bool) {
+        let mut signer = self.signer.lock().unwrap();
+        if let Some(c) = signer.maybe_sign(head.seq, head.hash, force) {
+            self.stats.checkpoints.fetch_add(1, Relaxed);
+            self.tx.send_replace(Some(c));
+        }
+    }
+
+    /// Signs the head once it has waited `checkpoint_interval`, until `shutdown`.
+    pub async fn clock(self, shutdown: tokio_util::sync::CancellationToken) {
+        loop {
+            let wait = self.signer.lock().unwrap().wait();
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+            }
+            let head = *self.head.borrow();
+            self.sign(head, false);
+        }
+    }
 }
 
 impl Chain {
@@ -169,12 +203,17 @@ impl Chain {
             hash: chainer.head(),
         });
         let (batches, _) = broadcast::channel(config.fanout_queue);
-        let signer = Signer::new(
-            crate::sign::ephemeral(),
-            config.checkpoint_every,
-            config.checkpoint_interval,
-            chainer.next_seq() - 1,
-        );
+        let signing = Signing {
+            signer: Arc::new(Mutex::new(Signer::new(
+                crate::sign::ephemeral(),
+                config.checkpoint_every,
+                config.checkpoint_interval,
+                chainer.next_seq() - 1,
+            ))),
+            tx: Arc::new(watch::Sender::new(None)),
+            stats: stats.clone(),
+            head: head_rx.clone(),
+        };
         Chain {
             chainer,
             journal,
@@ -184,14 +223,13 @@ impl Chain {
             recent: Arc::default(),
             head_tx,
             head_rx,
-            signer,
-            checkpoint_tx: watch::Sender::new(None),
+            signing,
         }
     }
 
     /// Signs with `identity` (by default a key and chain id that live only in this process).
-    pub fn with_identity(mut self, identity: Identity) -> Chain {
-        self.signer = Signer::new(
+    pub fn with_identity(self, identity: Identity) -> Chain {
+        *self.signing.signer.lock().unwrap() = Signer::new(
             identity,
             self.config.checkpoint_every,
             self.config.checkpoint_interval,
@@ -200,22 +238,32 @@ impl Chain {
         self
     }
 
+    /// The signing side, for the task that signs by time ([`Signing::clock`]).
+    pub fn signing(&self) -> Signing {
+        self.signing.clone()
+    }
+
     fn sign(&mut self, force: bool) {
-        let seq = self.chainer.next_seq() - 1;
-        if let Some(c) = self.signer.maybe_sign(seq, self.chainer.head(), force) {
-            self.stats.checkpoints.fetch_add(1, Relaxed);
-            self.checkpoint_tx.send_replace(Some(c));
-        }
+        let head = Head {
+            seq: self.chainer.next_seq() - 1,
+            hash: self.chainer.head(),
+        };
+        self.signing.sign(head, force);
     }
 
     pub fn hub(&self) -> Hub {
+        let (key, chain_id) = {
+            let signer = self.signing.signer.lock().unwrap();
+            let id = signer.identity();
+            (id.key.verifying_key().to_bytes(), id.chain_id)
+        };
         Hub {
             batches: self.batches.clone(),
             recent: self.recent.clone(),
             head: self.head_rx.clone(),
-            checkpoints: self.checkpoint_tx.subscribe(),
-            key: self.signer.identity().key.verifying_key().to_bytes(),
-            chain_id: self.signer.identity().chain_id,
+            checkpoints: self.signing.tx.subscribe(),
+            key,
+            chain_id,
         }
     }
 
@@ -224,22 +272,11 @@ impl Chain {
     /// fsyncs must not hold up the async workers. A journal write error ends it: a relay that
     /// cannot persist stops rather than publish records it could lose.
     ///
-    /// It signs a checkpoint every `checkpoint_every` records or `checkpoint_interval`, and
-    /// once more for whatever is left unsigned when it ends.
+    /// It signs a checkpoint every `checkpoint_every` records, and once more for whatever is
+    /// left unsigned when it ends ([`Signing::clock`] signs by time meanwhile).
     pub fn run(mut self, mut records: mpsc::Receiver<Ingested>) -> std::io::Result<()> {
         let mut queued = Vec::with_capacity(self.config.max_batch);
-        let runtime = tokio::runtime::Handle::current();
-        loop {
-            // Wait for records, but no longer than until a checkpoint is due by time.
-            let wait = self.signer.wait().max(Duration::from_millis(5));
-            let first = match runtime.block_on(tokio::time::timeout(wait, records.recv())) {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(_) => {
-                    self.sign(false);
-                    continue;
-                }
-            };
+        while let Some(first) = records.blocking_recv() {
             queued.push(first);
             // Whatever else is already waiting joins the batch. Under load (more was waiting),
             // let the feeds run once more before closing the batch: fewer, larger batches cost

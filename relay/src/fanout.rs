@@ -301,15 +301,22 @@ async fn send<S: Sink<Message> + Unpin>(
     sent.is_ok()
 }
 
-/// Says goodbye with a close frame (the socket may already be gone; then nothing happens).
+/// How long a goodbye may take: a client that reads nothing must not hold up a shutdown.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Says goodbye with a close frame (the socket may already be gone, or stalled; then nothing
+/// happens, after at most [`CLOSE_TIMEOUT`]).
 async fn finish<S: Sink<Message> + Unpin>(mut sink: S) {
-    let _ = sink
-        .send(Message::Close(Some(CloseFrame {
-            code: GOING_AWAY,
-            reason: "relay shutting down".into(),
-        })))
-        .await;
-    let _ = sink.close().await;
+    let goodbye = async {
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: GOING_AWAY,
+                reason: "relay shutting down".into(),
+            })))
+            .await;
+        let _ = sink.close().await;
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
 }
 
 /// The backlog from seq `from` on: older batches dropped, the one holding `from` cut there.

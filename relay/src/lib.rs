@@ -120,6 +120,7 @@ pub async fn run(
     let (records_tx, records_rx) = tokio::sync::mpsc::channel(config.ingest_queue);
     let chain = chain::Chain::new(config.clone(), stats.clone(), journal).with_identity(identity);
     let hub = chain.hub();
+    tasks.spawn(chain.signing().clock(shutdown.clone()));
     {
         let shutdown = shutdown.clone();
         tasks.spawn_blocking(move || {

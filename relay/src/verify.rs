@@ -107,7 +107,11 @@ impl Check {
             }
             if self.summary.is_none() && records[0].seq == FIRST_SEQ && *prev_hash == GENESIS {
                 // A chain read from its start is checked from genesis, not from its first claim.
-                self.follower = std::mem::take(&mut self.follower).from_genesis_keeping_key();
+                let mut f = Follower::from_genesis();
+                if let Some(k) = self.follower.pinned() {
+                    f.pin(*k);
+                }
+                self.follower = f;
             }
             self.summary = Some(extend(self.summary.take(), *prev_hash, records));
         }
@@ -131,20 +135,6 @@ impl Check {
         s.signed = self.follower.signed().cloned();
         s.checkpoints = self.checkpoints;
         Ok(s)
-    }
-}
-
-trait FromGenesis {
-    fn from_genesis_keeping_key(self) -> Follower;
-}
-
-impl FromGenesis for Follower {
-    fn from_genesis_keeping_key(self) -> Follower {
-        let mut f = Follower::from_genesis();
-        if let Some(k) = self.pinned() {
-            f.pin(*k);
-        }
-        f
     }
 }
 

@@ -202,7 +202,7 @@ async fn latency(rate: usize, secs: u64) -> anyhow::Result<(f64, f64, f64)> {
                 }
             }
             Frame::Gap { .. } => bail!("the client fell behind"),
-            Frame::Hello { .. } => {}
+            Frame::Hello { .. } | Frame::Checkpoint(_) => {}
         }
     }
     drop(writer.await??);
