@@ -6,6 +6,10 @@ precise enough to re-implement, and the end-to-end tests run it against a real r
 
 Input (stdin or a file): JSON frames as the relay sends them on /ws?format=json, one per line.
 Output: "valid: N records, head seq S hash H" and exit 0, or the first problem and exit 1.
+
+Checkpoints (section 3.1): their hash is compared with the chain at their seq. Their Ed25519
+signature is not checked here: Python's standard library has no Ed25519 (with the
+`cryptography` package it is `Ed25519PublicKey.from_public_bytes(key).verify(sig, message)`).
 """
 import hashlib
 import json
@@ -49,6 +53,8 @@ def link(seq, prev, body):
 def verify(lines, from_genesis=False):
     anchor = (1, GENESIS) if from_genesis else None
     count = 0
+    seen = {}  # seq -> hash of the records accepted, for checkpoints
+    pending = []  # checkpoints whose records have not arrived yet
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -57,6 +63,8 @@ def verify(lines, from_genesis=False):
         if kind == "gap":
             anchor = None  # the next records frame re-anchors
             continue
+        if kind == "checkpoint":
+            pending.append((frame["seq"], bytes.fromhex(frame["hash"])))
         if kind != "records":
             continue
         records = frame["records"]
@@ -72,7 +80,12 @@ def verify(lines, from_genesis=False):
             if link(seq, prev, canonical(rec)) != claimed:
                 return f"seq {seq}: hash mismatch"
             anchor = (seq + 1, claimed)
+            seen[seq] = claimed
             count += 1
+        for cp_seq, cp_hash in [p for p in pending if p[0] in seen]:
+            if seen[cp_seq] != cp_hash:
+                return f"seq {cp_seq}: checkpoint does not match the chain"
+        pending = [p for p in pending if p[0] not in seen]
     if anchor is None:
         return "no records"
     return None, count, anchor

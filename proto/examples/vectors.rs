@@ -1,7 +1,21 @@
-//! Prints the test vectors of docs/protocol.md: fixed ingest lines chained from genesis.
+//! Prints the test vectors of docs/protocol.md: fixed ingest lines chained from genesis, then a
+//! checkpoint over their head signed with a fixed key.
 //! `cargo run -p echoes-proto --example vectors`
 
-use echoes_proto::{parse_line, Chainer};
+use echoes_proto::{parse_line, Chainer, Checkpoint, Frame};
+
+/// The checkpoint vector's secret seed (bytes 0x00…0x1f), chain id (0x10…0x1f) and time.
+pub const SEED: [u8; 32] = {
+    let mut s = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        s[i] = i as u8;
+        i += 1;
+    }
+    s
+};
+pub const CHAIN_ID: [u8; 16] = *b"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
+pub const TIME_US: i64 = 1_700_000_001_000_000;
 
 /// Ingest lines of the vectors, with the relay clock used for lines without a timestamp.
 pub const INPUTS: &[(&str, i64)] = &[
@@ -38,4 +52,17 @@ fn main() {
             })
         );
     }
+    let key = ed25519_dalek::SigningKey::from_bytes(&SEED);
+    let seq = chain.next_seq() - 1;
+    let c = Checkpoint::sign(&key, CHAIN_ID, seq, chain.head(), TIME_US);
+    println!();
+    println!(
+        "{}",
+        serde_json::json!({
+            "secret_seed": hex::encode(SEED),
+            "message": hex::encode(Checkpoint::message(&CHAIN_ID, seq, &chain.head(), TIME_US)),
+            "frame": serde_json::from_str::<serde_json::Value>(&Frame::Checkpoint(c.clone()).to_json()).unwrap(),
+            "binary": hex::encode(Frame::Checkpoint(c).to_binary()),
+        })
+    );
 }

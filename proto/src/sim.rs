@@ -81,3 +81,34 @@ impl Simulator {
 fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
+
+/// `n` simulated readings (100 sensors over 10 assets, seed `seed`) chained from genesis, in
+/// `records` frames of `batch`: a fixed workload for measuring verification, the same natively
+/// and in WebAssembly.
+pub fn chained_frames(n: u64, batch: usize, seed: u64) -> Vec<crate::Frame> {
+    let mut sim = Simulator::new(100, 10, seed);
+    let mut chain = crate::Chainer::new();
+    let mut frames = Vec::with_capacity(n as usize / batch.max(1) + 1);
+    let mut records = Vec::with_capacity(batch);
+    let mut prev_hash = chain.head();
+    for i in 0..n {
+        let t = i as f64 / 1000.0;
+        let r = sim.reading(
+            (i % 100) as usize,
+            t,
+            1_700_000_000_000_000 + i as i64 * 1000,
+        );
+        records.push(chain.append(r));
+        if records.len() == batch.max(1) {
+            frames.push(crate::Frame::Records {
+                prev_hash,
+                records: std::mem::take(&mut records),
+            });
+            prev_hash = chain.head();
+        }
+    }
+    if !records.is_empty() {
+        frames.push(crate::Frame::Records { prev_hash, records });
+    }
+    frames
+}

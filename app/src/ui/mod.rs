@@ -437,9 +437,13 @@ pub fn App() -> impl IntoView {
             &window().location().hash().unwrap_or_default(),
         ));
     });
-    match source::demo_request() {
-        Some((sensors, assets, rate)) => live.start_demo(sensors, assets, rate),
-        None => leptos::task::spawn_local(source::connection(live)),
+    if query("bench").as_deref() == Some("verify") {
+        leptos::task::spawn_local(verify_bench());
+    } else {
+        match source::demo_request() {
+            Some((sensors, assets, rate)) => live.start_demo(sensors, assets, rate),
+            None => leptos::task::spawn_local(source::connection(live)),
+        }
     }
     leptos::task::spawn_local(clock(live));
     frame_loop(live);
@@ -457,6 +461,34 @@ pub fn App() -> impl IntoView {
             }}
         </main>
     }
+}
+
+/// `?bench=verify&n=N`: verifies N chained records (`echoes_proto::sim::chained_frames`, built
+/// here first) with the same `Follower` the twin uses, and publishes the rate as
+/// `window.echoesVerifyBench` for `scripts/bench-verify.sh`, which runs the same natively.
+async fn verify_bench() {
+    // Let the page paint first.
+    gloo_timers::future::sleep(Duration::from_millis(50)).await;
+    let n: u64 = query("n").and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let frames = echoes_proto::sim::chained_frames(n, 1000, 1);
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let start = perf_now();
+        let mut f = echoes_proto::Follower::from_genesis();
+        let errors: usize = frames.iter().map(|fr| f.frame(fr).len()).sum();
+        let ms = perf_now() - start;
+        assert!(
+            errors == 0 && f.verifier().verified() == n,
+            "the bench chain verifies"
+        );
+        best = best.min(ms);
+        gloo_timers::future::sleep(Duration::from_millis(10)).await;
+    }
+    let o = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&o, &"records".into(), &(n as f64).into());
+    let _ = js_sys::Reflect::set(&o, &"best_ms".into(), &best.into());
+    let _ = js_sys::Reflect::set(&o, &"rate".into(), &(n as f64 / best * 1000.0).into());
+    let _ = js_sys::Reflect::set(&window(), &"echoesVerifyBench".into(), &o);
 }
 
 /// Applies a frame to the twin at once (verification never waits for the screen) and notes
