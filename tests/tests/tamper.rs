@@ -394,6 +394,36 @@ async fn the_app_pinpoints_every_fault_and_raises_no_false_alarm() {
         }
     }
 
+    // A configured key (here: not the one this relay signs with) is trusted from the start:
+    // the very first checkpoint is refused.
+    let mut all = vec![hello()];
+    all.extend(frames(&signed_chain(30, [1; 16])));
+    let (addr, task) = impostor(all).await;
+    let wrong = hex::encode(SigningKey::from_bytes(&[9; 32]).verifying_key().to_bytes());
+    browser
+        .js(&format!(
+            "localStorage.setItem('echoes.keys', JSON.stringify({{'ws://{addr}/ws': '{wrong}'}})); return true"
+        ))
+        .await
+        .unwrap();
+    browser.client.goto(&open(addr)).await.unwrap();
+    let seen = browser
+        .wait_for("the configured key to refuse", EVENTS, |v| {
+            v[2] == "refused"
+        })
+        .await
+        .unwrap();
+    let events = seen[1].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{seen}");
+    assert!(
+        events[0]
+            .as_str()
+            .unwrap()
+            .starts_with("seq 10: forged checkpoint: signed by"),
+        "{seen}"
+    );
+    task.abort();
+
     // A chain restart: the same relay starts over from seq 1 with a new chain id.
     let mut all = vec![hello()];
     all.extend(frames(&signed_chain(30, [1; 16])));

@@ -156,8 +156,27 @@ fn Settings() -> impl IntoView {
         stored(HISTORY_KEY)
             .unwrap_or_else(|| live.twin.with_value(|t| t.config().history_len.to_string())),
     );
+    let key = RwSignal::new(
+        super::pinned_key(&live.url.get_untracked())
+            .map(hex::encode)
+            .unwrap_or_default(),
+    );
+    let key_error = RwSignal::new(None::<String>);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        // The relay key to trust, for the relay URL being saved (empty: trust on first use).
+        let text = key.get_untracked().trim().to_lowercase();
+        let mut pinned = [0u8; 32];
+        if !text.is_empty() && hex::decode_to_slice(&text, &mut pinned).is_err() {
+            key_error.set(Some(
+                "the relay key is 64 hex digits (see the relay's /healthz)".into(),
+            ));
+            return;
+        }
+        let url = Some(relay.get_untracked().trim().to_string())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| live.url.get_untracked());
+        super::save_pinned_key(&url, (!text.is_empty()).then_some(&pinned));
         if let Some(s) = storage() {
             for (key, value) in [
                 (RELAY_KEY, relay.get_untracked()),
@@ -188,6 +207,12 @@ fn Settings() -> impl IntoView {
                     <input name="token" type="password" autocomplete="off" placeholder="none"
                         prop:value=move || token.get() on:input=move |ev| token.set(event_target_value(&ev))/>
                 </label>
+                <label>
+                    "Relay public key (Ed25519, hex; empty: trust the first one seen)"
+                    <input name="relay-key" autocomplete="off" spellcheck="false" placeholder="pinned on first use"
+                        prop:value=move || key.get() on:input=move |ev| key.set(event_target_value(&ev))/>
+                </label>
+                {move || key_error.get().map(|e| view! { <span class="message bad">{e}</span> })}
                 <label>
                     "Readings kept per sensor"
                     <input name="history" type="number" min="10" max="100000"
