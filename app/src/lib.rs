@@ -8,6 +8,7 @@ pub mod alarms;
 pub mod chart;
 pub mod demo;
 pub mod export;
+pub mod model;
 pub mod twin;
 
 #[cfg(target_arch = "wasm32")]
