@@ -211,6 +211,24 @@ impl Drop for Witness {
     }
 }
 
+/// A file of the shared real data (`../shared/data`, or `$ECHOES_DATA`); `None`, saying the
+/// test is skipped and why, where it is absent.
+pub fn data_file(rel: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("ECHOES_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/data"));
+    let path = root.join(rel);
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIPPED: {} not found (set ECHOES_DATA to the data folder)",
+            path.display()
+        );
+        None
+    }
+}
+
 /// The built app (`dist/`, or `$ECHOES_DIST`); the browser tests need it.
 pub fn dist() -> PathBuf {
     let dist = std::env::var_os("ECHOES_DIST")

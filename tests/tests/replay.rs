@@ -1,28 +1,10 @@
 //! The replay feeder on real data: NASA C-MAPSS FD001 and AI4I 2020, from `../shared/data`
 //! (or `ECHOES_DATA`). Where the data is not there, each test says it was skipped and why.
 
-use std::path::PathBuf;
-
 use echoes_proto::{ChainedRecord, Follower, Frame};
-use echoes_tests::{within, TestRelay};
+use echoes_tests::{data_file, within, TestRelay};
 use relay::replay::{load, CsvColumns};
 use relay::Config;
-
-fn data_file(rel: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("ECHOES_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| echoes_tests::repo_root().join("../shared/data"));
-    let path = root.join(rel);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: {} not found (set ECHOES_DATA to the data folder)",
-            path.display()
-        );
-        None
-    }
-}
 
 async fn replay_into_relay(lines: &[String]) -> Vec<ChainedRecord> {
     let relay = TestRelay::start(Config::default()).await;

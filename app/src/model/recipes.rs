@@ -147,29 +147,74 @@ impl RulModel {
         k: usize,
         seed: u64,
     ) -> Result<(f64, Vec<(f64, f64)>), ModelError> {
+        let mut cv = RulCv::new(units, lambdas, k, seed);
+        while cv.step()? {}
+        cv.result()
+    }
+}
+
+/// [`RulModel::cross_validate`] one fit at a time, so a page can show progress and stay
+/// responsive between fits.
+pub struct RulCv<'a> {
+    units: &'a [Vec<CmapssRow>],
+    folds: Vec<usize>,
+    lambdas: Vec<f64>,
+    k: usize,
+    done: usize,
+    se: Vec<(f64, usize)>,
+}
+
+impl<'a> RulCv<'a> {
+    pub fn new(units: &'a [Vec<CmapssRow>], lambdas: &[f64], k: usize, seed: u64) -> Self {
         let ids: Vec<u64> = units.iter().map(|u| u[0].unit as u64).collect();
-        let folds = super::linear::group_folds(&ids, k, seed);
-        let mut scores = Vec::new();
-        for &lambda in lambdas {
-            let (mut se, mut n) = (0.0, 0usize);
-            for f in 0..k {
-                let train: Vec<Vec<CmapssRow>> = units
-                    .iter()
-                    .zip(&folds)
-                    .filter(|(_, g)| **g != f)
-                    .map(|(u, _)| u.clone())
-                    .collect();
-                let model = RulModel::fit(&train, lambda)?;
-                for (u, _) in units.iter().zip(&folds).filter(|(_, g)| **g == f) {
-                    let truth = rul_targets(u);
-                    for (p, t) in model.predict(u).iter().zip(truth) {
-                        se += (p - t.min(model.cap)).powi(2);
-                        n += 1;
-                    }
-                }
-            }
-            scores.push((lambda, (se / n.max(1) as f64).sqrt()));
+        RulCv {
+            units,
+            folds: super::linear::group_folds(&ids, k, seed),
+            lambdas: lambdas.to_vec(),
+            k: k.max(1),
+            done: 0,
+            se: vec![(0.0, 0); lambdas.len()],
         }
+    }
+
+    /// Fits done and to do.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.done, self.lambdas.len() * self.k)
+    }
+
+    /// Runs the next fit; false when all are done.
+    pub fn step(&mut self) -> Result<bool, ModelError> {
+        let (done, total) = self.progress();
+        if done == total {
+            return Ok(false);
+        }
+        let (l, f) = (done / self.k, done % self.k);
+        let train: Vec<Vec<CmapssRow>> = self
+            .units
+            .iter()
+            .zip(&self.folds)
+            .filter(|(_, g)| **g != f)
+            .map(|(u, _)| u.clone())
+            .collect();
+        let model = RulModel::fit(&train, self.lambdas[l])?;
+        for (u, _) in self.units.iter().zip(&self.folds).filter(|(_, g)| **g == f) {
+            for (p, t) in model.predict(u).iter().zip(rul_targets(u)) {
+                self.se[l].0 += (p - t.min(model.cap)).powi(2);
+                self.se[l].1 += 1;
+            }
+        }
+        self.done += 1;
+        Ok(true)
+    }
+
+    /// The best penalty and `(lambda, RMSE)` for each.
+    pub fn result(&self) -> Result<(f64, Vec<(f64, f64)>), ModelError> {
+        let scores: Vec<(f64, f64)> = self
+            .lambdas
+            .iter()
+            .zip(&self.se)
+            .map(|(l, (se, n))| (*l, (se / (*n).max(1) as f64).sqrt()))
+            .collect();
         let best = scores
             .iter()
             .min_by(|a, b| a.1.total_cmp(&b.1))

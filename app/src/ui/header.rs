@@ -44,6 +44,7 @@ pub fn Header() -> impl IntoView {
             <nav>
                 <a href="#/" class:current=on(|r| matches!(r, Route::Overview | Route::Asset { .. }))>"Overview"</a>
                 <a href="#/integrity" class:current=on(|r| *r == Route::Integrity)>"Integrity"</a>
+                <a href="#/models" class:current=on(|r| *r == Route::Models)>"Models"</a>
                 <a href="#/alarms" class:current=on(|r| *r == Route::Alarms)>
                     "Alarms "
                     <span class="alarm-count" data-active=move || active.get()

@@ -12,6 +12,7 @@ mod chart;
 mod detail;
 mod header;
 mod integrity;
+mod models;
 mod overview;
 mod source;
 
@@ -52,6 +53,7 @@ pub enum Route {
     Asset { name: String, sensor: Option<u32> },
     Alarms,
     Integrity,
+    Models,
 }
 
 impl Route {
@@ -61,6 +63,7 @@ impl Route {
         match (parts.next(), parts.next(), parts.next()) {
             (Some("alarms"), ..) => Route::Alarms,
             (Some("integrity"), ..) => Route::Integrity,
+            (Some("models"), ..) => Route::Models,
             (Some("asset"), Some(name), sensor) => Route::Asset {
                 name: js_sys::decode_uri_component(name)
                     .ok()
@@ -77,6 +80,7 @@ impl Route {
             Route::Overview => "#/".into(),
             Route::Alarms => "#/alarms".into(),
             Route::Integrity => "#/integrity".into(),
+            Route::Models => "#/models".into(),
             Route::Asset { name, sensor } => {
                 let name = String::from(js_sys::encode_uri_component(name));
                 match sensor {
@@ -458,6 +462,7 @@ pub fn App() -> impl IntoView {
                 }
                 Route::Alarms => view! { <alarms::AlarmsPage/> }.into_any(),
                 Route::Integrity => view! { <integrity::IntegrityPage/> }.into_any(),
+                Route::Models => view! { <models::ModelsPage/> }.into_any(),
             }}
         </main>
     }
