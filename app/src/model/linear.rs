@@ -78,6 +78,67 @@ pub fn ridge(x: &DMatrix<f64>, y: &[f64], lambda: f64) -> Result<Linear, ModelEr
     })
 }
 
+/// Ridge (or OLS with `lambda` 0) for many rows: the centred cross-products `XᵀX` and `Xᵀy` are
+/// accumulated block by block (no centred copy of `x`), then solved by Cholesky. Squaring the
+/// condition number is the price, so the condition is checked on the Cholesky factor and an
+/// ill-conditioned problem is refused (use [`ridge`], QR, for those).
+pub fn ridge_normal(x: &DMatrix<f64>, y: &[f64], lambda: f64) -> Result<Linear, ModelError> {
+    let (n, p) = (x.nrows(), x.ncols());
+    if n == 0 {
+        return Err(ModelError::Empty);
+    }
+    if y.len() != n {
+        return Err(ModelError::Shape {
+            rows: n,
+            targets: y.len(),
+        });
+    }
+    let x_mean: Vec<f64> = x.column_iter().map(|c| c.sum() / n as f64).collect();
+    let y_mean = y.iter().sum::<f64>() / n as f64;
+    let mut xtx = DMatrix::<f64>::zeros(p, p);
+    let mut xty = DVector::<f64>::zeros(p);
+    const BLOCK: usize = 4096;
+    let mut start = 0;
+    while start < n {
+        let k = BLOCK.min(n - start);
+        let mut block = x.rows(start, k).into_owned();
+        for (j, mut c) in block.column_iter_mut().enumerate() {
+            c.add_scalar_mut(-x_mean[j]);
+        }
+        let yc = DVector::from_iterator(k, y[start..start + k].iter().map(|v| v - y_mean));
+        xtx += block.tr_mul(&block);
+        xty += block.tr_mul(&yc);
+        start += k;
+    }
+    for j in 0..p {
+        xtx[(j, j)] += lambda * n as f64;
+    }
+    let chol = xtx.cholesky().ok_or(ModelError::IllConditioned {
+        cond: f64::INFINITY,
+    })?;
+    let l = chol.l();
+    let (lo, hi) = (0..p).fold((f64::INFINITY, 0.0f64), |(lo, hi), i| {
+        (lo.min(l[(i, i)].abs()), hi.max(l[(i, i)].abs()))
+    });
+    // cond(XᵀX) ≈ (max/min of L's diagonal)²; the same bound as for QR on X itself.
+    let cond = if lo > 0.0 {
+        (hi / lo).powi(2)
+    } else {
+        f64::INFINITY
+    };
+    if cond.is_nan() || cond >= MAX_CONDITION {
+        return Err(ModelError::IllConditioned { cond });
+    }
+    let w = chol.solve(&xty);
+    let intercept = y_mean - w.iter().zip(&x_mean).map(|(w, m)| w * m).sum::<f64>();
+    Ok(Linear {
+        intercept,
+        weights: w.iter().copied().collect(),
+        lambda,
+        condition: cond.sqrt(),
+    })
+}
+
 /// Least squares `a w ≈ b` by Householder QR; refuses a rank-deficient or ill-conditioned `a`.
 fn solve_qr(a: DMatrix<f64>, b: DVector<f64>) -> Result<(Vec<f64>, f64), ModelError> {
     let p = a.ncols();
@@ -224,4 +285,26 @@ impl Rls {
         self.updates += 1;
         err
     }
+}
+
+/// Synthetic least-squares data for the speed benchmark, reproducible bit for bit elsewhere
+/// (scripts/bench-fit.sh builds the same in numpy): `x[i][j] = u(i·p + j)` with
+/// `u(k) = ((k·2654435761 + 12345) mod 2³²) / 2³² · 2 − 1`, and
+/// `y[i] = 1 + Σⱼ (j+1)/p · x[i][j] + 0.1 · u(n·p + i)`.
+pub fn bench_data(n: usize, p: usize) -> (DMatrix<f64>, Vec<f64>) {
+    let u = |k: u64| {
+        ((k.wrapping_mul(2_654_435_761).wrapping_add(12_345)) % (1 << 32)) as f64 / 4_294_967_296.0
+            * 2.0
+            - 1.0
+    };
+    let x = DMatrix::from_fn(n, p, |i, j| u((i * p + j) as u64));
+    let y = (0..n)
+        .map(|i| {
+            1.0 + (0..p)
+                .map(|j| (j + 1) as f64 / p as f64 * x[(i, j)])
+                .sum::<f64>()
+                + 0.1 * u((n * p + i) as u64)
+        })
+        .collect();
+    (x, y)
 }

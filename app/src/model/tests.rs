@@ -33,10 +33,20 @@ fn ols_recovers_a_known_plane_and_refuses_collinear_columns() {
         assert!((w - t).abs() < 1e-9, "{m:?}");
     }
     assert!(m.condition < 10.0);
+    // The normal-equations path for many rows agrees.
+    let big = super::linear::ridge_normal(&x, &y, 0.0).unwrap();
+    assert!((big.intercept - m.intercept).abs() < 1e-9);
+    for (a, b) in big.weights.iter().zip(&m.weights) {
+        assert!((a - b).abs() < 1e-9);
+    }
     // A copy of a column: OLS says so; ridge still solves it.
     let dup = DMatrix::from_fn(n, 2, |i, j| x[(i, 0)] * if j == 0 { 1.0 } else { 2.0 });
     assert!(matches!(
         ols(&dup, &y),
+        Err(ModelError::IllConditioned { .. })
+    ));
+    assert!(matches!(
+        super::linear::ridge_normal(&dup, &y, 0.0),
         Err(ModelError::IllConditioned { .. })
     ));
     let r = ridge(&dup, &y, 1e-3).unwrap();

@@ -443,6 +443,8 @@ pub fn App() -> impl IntoView {
     });
     if query("bench").as_deref() == Some("verify") {
         leptos::task::spawn_local(verify_bench());
+    } else if query("bench").as_deref() == Some("fit") {
+        leptos::task::spawn_local(fit_bench());
     } else {
         match source::demo_request() {
             Some((sensors, assets, rate)) => live.start_demo(sensors, assets, rate),
@@ -494,6 +496,39 @@ async fn verify_bench() {
     let _ = js_sys::Reflect::set(&o, &"best_ms".into(), &best.into());
     let _ = js_sys::Reflect::set(&o, &"rate".into(), &(n as f64 / best * 1000.0).into());
     let _ = js_sys::Reflect::set(&window(), &"echoesVerifyBench".into(), &o);
+}
+
+/// `?bench=fit&n=N&p=P`: least squares on N × P synthetic rows
+/// (`crate::model::linear::bench_data`, the generator `scripts/bench-fit.sh` repeats in numpy),
+/// by QR and by Cholesky of the normal equations; publishes `window.echoesFitBench`.
+async fn fit_bench() {
+    gloo_timers::future::sleep(Duration::from_millis(50)).await;
+    let n: usize = query("n").and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let p: usize = query("p").and_then(|n| n.parse().ok()).unwrap_or(24);
+    let (x, y) = crate::model::linear::bench_data(n, p);
+    let o = js_sys::Object::new();
+    let mut best_normal = f64::MAX;
+    for _ in 0..3 {
+        let start = perf_now();
+        let m = crate::model::linear::ridge_normal(&x, &y, 0.0);
+        best_normal = best_normal.min(perf_now() - start);
+        if let Ok(m) = m {
+            let _ = js_sys::Reflect::set(&o, &"w0".into(), &m.weights[0].into());
+        }
+        gloo_timers::future::sleep(Duration::from_millis(10)).await;
+    }
+    let start = perf_now();
+    let qr_ok = crate::model::linear::ridge(&x, &y, 0.0).is_ok();
+    let qr_ms = perf_now() - start;
+    for (k, v) in [
+        ("rows", n as f64),
+        ("cols", p as f64),
+        ("normal_ms", best_normal),
+        ("qr_ms", if qr_ok { qr_ms } else { f64::NAN }),
+    ] {
+        let _ = js_sys::Reflect::set(&o, &k.into(), &v.into());
+    }
+    let _ = js_sys::Reflect::set(&window(), &"echoesFitBench".into(), &o);
 }
 
 /// Applies a frame to the twin at once (verification never waits for the screen) and notes
