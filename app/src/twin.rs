@@ -331,19 +331,26 @@ impl Twin {
                 changes.integrity = true;
             }
             Frame::Checkpoint(c) => {
-                self.log_push(Logged::Checkpoint(c.clone()));
+                // The same checkpoint comes again after every reconnect: keep it once.
+                let newest = self.log.iter().rev().find_map(|l| match l {
+                    Logged::Checkpoint(k) => Some(k.seq),
+                    _ => None,
+                });
+                if newest.is_none_or(|s| c.seq > s) {
+                    self.log_push(Logged::Checkpoint(c.clone()));
+                }
                 changes.integrity = true;
             }
         }
-        // Records the chain says are not new (a replay, or older than what was verified) do not
-        // touch the twin: an old value must not pass for a new one.
-        let mut skip: Vec<u64> = Vec::new();
+        // Seqs the chain says arrived late but belong in it (a reordered record): logged for
+        // export, never shown as a newer reading.
+        let mut late: Vec<u64> = Vec::new();
         for error in self.follower.frame(frame) {
             match error.kind {
-                ChainErrorKind::Replayed | ChainErrorKind::OutOfOrder { .. } => {
-                    skip.push(error.seq)
+                ChainErrorKind::Reordered => {
+                    late.push(error.seq);
+                    self.withdraw_missing(error.seq);
                 }
-                ChainErrorKind::Reordered => self.withdraw_missing(error.seq),
                 ChainErrorKind::CheckpointForged(_) | ChainErrorKind::CheckpointMismatch { .. } => {
                     self.refused.get_or_insert_with(|| error.clone());
                 }
@@ -364,7 +371,12 @@ impl Twin {
                 }
             }
             for c in records {
-                if skip.contains(&c.seq) {
+                // Only a record newer than every one before it updates the twin: a replay, or a
+                // late or altered old record, must not pass for a new reading.
+                if c.seq <= self.head {
+                    if late.contains(&c.seq) {
+                        self.log_push(Logged::Record(c.clone()));
+                    }
                     continue;
                 }
                 self.log_push(Logged::Record(c.clone()));
@@ -598,10 +610,9 @@ impl Twin {
             .map(|l| l.status)
             .max()
             .unwrap_or(Status::NoData);
-        let last_ms = self
-            .asset_sensors(asset)
+        let last_ms = lines
             .iter()
-            .filter_map(|k| self.sensors.get(k))
+            .filter_map(|l| self.sensors.get(&l.key))
             .map(|s| s.latest.received_ms)
             .reduce(f64::max);
         let sensors = lines.len();

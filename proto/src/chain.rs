@@ -307,7 +307,7 @@ impl Follower {
                         errors.push(e);
                     }
                     errors.append(&mut self.late_errors);
-                    if !self.pending.is_empty() {
+                    if self.pending.iter().any(|c| c.seq <= r.seq) {
                         self.settle(&mut errors);
                     }
                 }

@@ -112,6 +112,12 @@ pub fn load(
                     let id: ChainId = random()?;
                     std::fs::write(&path, format!("{}\n", hex::encode(id)))
                         .with_context(|| format!("writing {}", path.display()))?;
+                    // The old chain's checkpoints say nothing about the new one.
+                    let log = dir.join(CHECKPOINT_LOG);
+                    if log.exists() {
+                        std::fs::remove_file(&log)
+                            .with_context(|| format!("removing {}", log.display()))?;
+                    }
                     id
                 }
             }

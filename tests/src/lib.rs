@@ -195,6 +195,19 @@ impl Witness {
         self.records.lock().unwrap().clone()
     }
 
+    /// Waits until the record with seq `seq` (or a later one) has arrived; returns them all.
+    pub async fn wait_for_seq(&self, seq: u64) -> Vec<echoes_proto::ChainedRecord> {
+        eventually(&format!("seq {seq} at the witness"), || async {
+            self.records
+                .lock()
+                .unwrap()
+                .last()
+                .is_some_and(|r| r.seq >= seq)
+        })
+        .await;
+        self.records()
+    }
+
     /// Waits until at least `n` records have arrived and returns them all.
     pub async fn wait_for(&self, n: usize) -> Vec<echoes_proto::ChainedRecord> {
         eventually(&format!("{n} records at the witness"), || async {

@@ -1,11 +1,9 @@
 //! The whole thing in a real browser: relay + built-in simulator + the built app, in headless
 //! Chromium. Needs `dist/` (built by `trunk build --release`; scripts/test.sh does it first).
 
-use std::sync::{Arc, Mutex};
-
 use echoes_proto::{ChainedRecord, Chainer, Frame, Record, GENESIS};
 use echoes_tests::browser::{save_screenshot, Browser};
-use echoes_tests::{dist, eventually, TestRelay};
+use echoes_tests::{dist, TestRelay};
 use futures_util::SinkExt;
 use relay::sim::SimConfig;
 use relay::Config;
@@ -27,18 +25,7 @@ fn demo_relay_config(sensors: u32) -> Config {
 async fn live_values_appear_and_the_chain_is_verified() {
     let relay = TestRelay::start(demo_relay_config(100)).await;
     // Our own client records everything the relay sends, to check the page against it.
-    let (mut witness, _) = relay.client("").await;
-    let recorded = Arc::new(Mutex::new(Vec::<ChainedRecord>::new()));
-    let witness_task = tokio::spawn({
-        let recorded = recorded.clone();
-        async move {
-            while let Ok(f) = witness.frame().await {
-                if let Frame::Records { records, .. } = f {
-                    recorded.lock().unwrap().extend(records);
-                }
-            }
-        }
-    });
+    let witness = relay.witness().await;
 
     let browser = Browser::start().await.unwrap();
     browser
@@ -105,16 +92,7 @@ async fn live_values_appear_and_the_chain_is_verified() {
         .await
         .unwrap();
     let newest: u64 = rows[0][0].as_u64().unwrap();
-    eventually("the witness to see the page's records", || async {
-        recorded
-            .lock()
-            .unwrap()
-            .last()
-            .is_some_and(|r| r.seq >= newest)
-    })
-    .await;
-    witness_task.abort();
-    let all = recorded.lock().unwrap().clone();
+    let all = witness.wait_for_seq(newest).await;
     for row in rows.as_array().unwrap() {
         let seq = row[0].as_u64().unwrap();
         let rec = all

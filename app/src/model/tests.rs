@@ -79,6 +79,30 @@ fn ridge_shrinks_towards_zero_as_the_penalty_grows() {
 }
 
 #[wasm_bindgen_test(unsupported = test)]
+fn cross_validation_prefers_little_penalty_on_clean_data_and_keeps_groups_together() {
+    let n = 240;
+    let x = DMatrix::from_fn(n, 3, |i, j| noise(i * 3 + j));
+    let y: Vec<f64> = (0..n)
+        .map(|i| 2.0 * x[(i, 0)] - x[(i, 2)] + 0.01 * noise(i + 77))
+        .collect();
+    let groups: Vec<u64> = (0..n as u64).map(|i| i / 10).collect();
+    let folds = super::linear::group_folds(&groups, 4, 3);
+    for g in 0..24u64 {
+        let f: Vec<usize> = (0..n)
+            .filter(|&i| groups[i] == g)
+            .map(|i| folds[i])
+            .collect();
+        assert!(
+            f.windows(2).all(|w| w[0] == w[1]),
+            "group {g} split across folds"
+        );
+    }
+    let (best, scores) = super::linear::ridge_cv(&x, &y, &folds, &[1e-6, 1e-2, 1.0]).unwrap();
+    assert_eq!(best, 1e-6, "{scores:?}");
+    assert!(scores[0].1 < scores[2].1);
+}
+
+#[wasm_bindgen_test(unsupported = test)]
 fn recursive_least_squares_converges_to_the_batch_fit() {
     let n = 300;
     let x = DMatrix::from_fn(n, 2, |i, j| noise(i * 2 + j) * 5.0);

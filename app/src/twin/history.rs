@@ -156,7 +156,11 @@ impl History {
 
     /// Statistics of `field` over the readings at or after `since_us`.
     pub fn stats(&self, field: &str, since_us: i64) -> Option<Stats> {
-        let range = self.range(since_us, i64::MAX);
+        self.stats_in(field, self.range(since_us, i64::MAX))
+    }
+
+    /// Statistics of `field` over the readings at indices `range` (see [`History::range`]).
+    pub fn stats_in(&self, field: &str, range: Range<usize>) -> Option<Stats> {
         let mut s = Stats {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,

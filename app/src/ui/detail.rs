@@ -95,13 +95,8 @@ pub fn AssetDetail(name: String, sensor: Option<u32>) -> impl IntoView {
                         .unwrap_or_default();
                     let stats = s.zip(f.as_ref()).and_then(|(s, f)| {
                         let r = s.history.range(w.t0 as i64, w.t1.ceil() as i64);
-                        let pts: Vec<f64> = s.history.points(f, r).map(|p| p.value).collect();
-                        (!pts.is_empty()).then(|| {
-                            let min = pts.iter().copied().fold(f64::INFINITY, f64::min);
-                            let max = pts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                            let mean = pts.iter().sum::<f64>() / pts.len() as f64;
-                            format!("{} / {} / {}", format_value(min), format_value(max), format_value(mean))
-                        })
+                        let st = s.history.stats_in(f, r)?;
+                        Some(format!("{} / {} / {}", format_value(st.min), format_value(st.max), format_value(st.mean)))
                     });
                     let age = s.map(|s| age_text(now - s.latest.received_ms)).unwrap_or_else(|| "never".into());
                     (status, latest, stats, age)

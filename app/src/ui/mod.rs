@@ -136,6 +136,8 @@ pub(crate) struct Live {
     pub offer_demo: RwSignal<bool>,
     demo: StoredValue<Option<Demo>>,
     perf: StoredValue<Perf>,
+    /// The relay key this browser has pinned for `url` (mirrors localStorage).
+    saved_key: StoredValue<Option<echoes_proto::PublicKey>>,
 }
 
 impl Live {
@@ -227,11 +229,10 @@ impl Live {
                 // Trust on first use: the first key that signed a valid checkpoint is pinned
                 // in this browser; a checkpoint from any other key is then refused.
                 if let Some(key) = twin.pinned() {
-                    if !self.demo_running() {
-                        let url = self.url.get_untracked();
-                        if pinned_key(&url).as_ref() != Some(key) && twin.refused().is_none() {
-                            save_pinned_key(&url, Some(key));
-                        }
+                    let saved = self.saved_key.with_value(|k| k.as_ref() == Some(key));
+                    if !saved && !self.demo_running() && twin.refused().is_none() {
+                        save_pinned_key(&self.url.get_untracked(), Some(key));
+                        self.saved_key.set_value(Some(*key));
                     }
                 }
                 let integrity = twin.integrity();
@@ -407,7 +408,8 @@ pub fn App() -> impl IntoView {
     let mut twin = Twin::with_config(twin_config());
     twin.set_rules(rules.clone(), now_ms());
     let url = source::relay_url();
-    if let Some(key) = pinned_key(&url) {
+    let saved_key = pinned_key(&url);
+    if let Some(key) = saved_key {
         twin.pin(key);
     }
     let live = Live {
@@ -433,6 +435,7 @@ pub fn App() -> impl IntoView {
         offer_demo: RwSignal::new(false),
         demo: StoredValue::new(None),
         perf: StoredValue::new(Perf::default()),
+        saved_key: StoredValue::new(saved_key),
     };
     provide_context(live);
     header::apply_theme(header::saved_theme());

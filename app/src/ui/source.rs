@@ -83,6 +83,9 @@ pub async fn connection(live: Live) {
             // The write half is unused, but dropping it would close the socket.
             let (_write, mut read) = ws.split();
             let mut frames = 0u64;
+            // Whether this connection has delivered records yet: a gap before any answers our
+            // `from` (the relay no longer has those records); a gap after means we fell behind.
+            let mut got_records = false;
             while let Some(Ok(msg)) = read.next().await {
                 if live.demo_running() {
                     return;
@@ -107,11 +110,15 @@ pub async fn connection(live: Live) {
                     live.twin.update_value(|t| t.reconnected(from.is_some()));
                     live.conn.set(Conn::Live);
                 }
-                // A gap right after hello answers our `from`: the relay no longer has those
+                // A gap before any records answers our `from`: the relay no longer has those
                 // records, and the twin reports it. A gap later means we fell behind: fetch it.
-                if matches!(frame, Frame::Gap { .. }) && frames > 2 {
-                    refetch = true;
-                    break;
+                match frame {
+                    Frame::Gap { .. } if got_records => {
+                        refetch = true;
+                        break;
+                    }
+                    Frame::Records { .. } => got_records = true,
+                    _ => {}
                 }
                 apply(live, &frame);
                 if live.twin.with_value(|t| t.refused().is_some()) {
