@@ -747,6 +747,12 @@ fn another_key_is_refused_and_a_reorder_reads_as_one() {
         sensor_id: records[2].record.sensor_id(),
     };
     assert_ne!(twin.reading(&key).unwrap().seq, 3);
+    // The original stays in the chain this browser exports (the replay is not kept twice).
+    let mut f = echoes_proto::Follower::from_genesis();
+    for line in crate::export::chain_jsonl(&twin).lines() {
+        assert_eq!(f.frame(&Frame::from_json(line).unwrap()), vec![], "{line}");
+    }
+    assert_eq!(f.verifier().verified(), 8);
     assert!(matches!(
         twin.events().last(),
         Some(Event::Chain(ChainError {
