@@ -162,24 +162,26 @@ impl Browser {
         Ok(serde_json::from_value(v)?)
     }
 
+    /// The first element matching `css`, once there is one (the page may still be loading its
+    /// WebAssembly), waiting at most `crate::PATIENCE`.
+    pub async fn element(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+        self.client
+            .wait()
+            .at_most(crate::PATIENCE)
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+            .with_context(|| format!("finding {css}"))
+    }
+
     /// Clicks the first element matching `css`.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        self.client
-            .find(fantoccini::Locator::Css(css))
-            .await
-            .with_context(|| format!("finding {css}"))?
-            .click()
-            .await?;
+        self.element(css).await?.click().await?;
         Ok(())
     }
 
     /// Types `text` into the first element matching `css`.
     pub async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
-        let e = self
-            .client
-            .find(fantoccini::Locator::Css(css))
-            .await
-            .with_context(|| format!("finding {css}"))?;
+        let e = self.element(css).await?;
         e.clear().await?;
         e.send_keys(text).await?;
         Ok(())

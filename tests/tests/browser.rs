@@ -325,23 +325,13 @@ async fn the_page_presents_its_stored_token() {
         .await
         .unwrap();
     // The user opens Settings, types the token and saves: the page reloads and connects.
-    use fantoccini::Locator;
-    let c = &browser.client;
-    c.find(Locator::Css(".settings summary"))
-        .await
-        .unwrap()
-        .click()
+    browser.click(".settings summary").await.unwrap();
+    browser
+        .type_into(".settings input[name=token]", "viewer-secret")
         .await
         .unwrap();
-    let input = c
-        .find(Locator::Css(".settings input[name=token]"))
-        .await
-        .unwrap();
-    input.send_keys("viewer-secret").await.unwrap();
-    c.find(Locator::Css(".settings button"))
-        .await
-        .unwrap()
-        .click()
+    browser
+        .click(".settings button[type=submit]")
         .await
         .unwrap();
     browser

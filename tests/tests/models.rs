@@ -34,8 +34,7 @@ async fn the_page_trains_on_cmapss_and_ai4i_files_and_reports_the_metrics() {
         let browser = &browser;
         async move {
             browser
-                .client
-                .find(fantoccini::Locator::Css(".train-file"))
+                .element(".train-file")
                 .await
                 .unwrap()
                 .send_keys(&path.canonicalize().unwrap().display().to_string())

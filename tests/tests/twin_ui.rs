@@ -240,8 +240,7 @@ async fn a_threshold_alarm_fires_is_acknowledged_and_its_rule_is_kept() {
     ]});
     std::fs::write(&file, import.to_string()).unwrap();
     browser
-        .client
-        .find(fantoccini::Locator::Css(".import-rules"))
+        .element(".import-rules")
         .await
         .unwrap()
         .send_keys(&file.display().to_string())
