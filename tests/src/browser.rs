@@ -213,3 +213,35 @@ pub fn save_screenshot(name: &str, png: &[u8]) {
         std::fs::write(root.join(format!("docs/screenshot-{name}.png")), png).unwrap();
     }
 }
+
+/// Opens the app (served by an in-process relay) at `/?{query}` in headless Chromium and waits,
+/// at most `limit`, for the page to publish `window.{global}`; returns it. For the benchmark
+/// pages (`?bench=verify`, `?bench=fit`).
+pub async fn bench_page(query: &str, global: &str, limit: Duration) -> anyhow::Result<Value> {
+    let relay = crate::TestRelay::start(relay::Config {
+        dist: Some(crate::dist()),
+        ..relay::Config::default()
+    })
+    .await;
+    let browser = Browser::start().await?;
+    browser
+        .client
+        .goto(&format!("http://{}/?{query}", relay.http))
+        .await?;
+    let start = std::time::Instant::now();
+    let v = loop {
+        let v = browser
+            .js(&format!("return window.{global} || null"))
+            .await?;
+        if !v.is_null() {
+            break v;
+        }
+        if start.elapsed() > limit {
+            bail!("the page did not publish window.{global} within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    browser.close().await?;
+    relay.stop().await;
+    Ok(v)
+}

@@ -41,15 +41,7 @@ pub fn ols(x: &DMatrix<f64>, y: &[f64]) -> Result<Linear, ModelError> {
 /// augmented least-squares problem `[Xc; √(λn)·I] w ≈ [yc; 0]` by QR.
 pub fn ridge(x: &DMatrix<f64>, y: &[f64], lambda: f64) -> Result<Linear, ModelError> {
     let (n, p) = (x.nrows(), x.ncols());
-    if n == 0 {
-        return Err(ModelError::Empty);
-    }
-    if y.len() != n {
-        return Err(ModelError::Shape {
-            rows: n,
-            targets: y.len(),
-        });
-    }
+    super::check_shape(n, y.len())?;
     let x_mean: Vec<f64> = x.column_iter().map(|c| c.sum() / n as f64).collect();
     let y_mean = y.iter().sum::<f64>() / n as f64;
     let extra = if lambda > 0.0 { p } else { 0 };
@@ -84,15 +76,7 @@ pub fn ridge(x: &DMatrix<f64>, y: &[f64], lambda: f64) -> Result<Linear, ModelEr
 /// ill-conditioned problem is refused (use [`ridge`], QR, for those).
 pub fn ridge_normal(x: &DMatrix<f64>, y: &[f64], lambda: f64) -> Result<Linear, ModelError> {
     let (n, p) = (x.nrows(), x.ncols());
-    if n == 0 {
-        return Err(ModelError::Empty);
-    }
-    if y.len() != n {
-        return Err(ModelError::Shape {
-            rows: n,
-            targets: y.len(),
-        });
-    }
+    super::check_shape(n, y.len())?;
     let x_mean: Vec<f64> = x.column_iter().map(|c| c.sum() / n as f64).collect();
     let y_mean = y.iter().sum::<f64>() / n as f64;
     let mut xtx = DMatrix::<f64>::zeros(p, p);

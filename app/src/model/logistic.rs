@@ -42,15 +42,7 @@ impl Logistic {
         class_weights: Option<(f64, f64)>,
     ) -> Result<Logistic, ModelError> {
         let (n, p) = (x.nrows(), x.ncols());
-        if n == 0 {
-            return Err(ModelError::Empty);
-        }
-        if y.len() != n {
-            return Err(ModelError::Shape {
-                rows: n,
-                targets: y.len(),
-            });
-        }
+        super::check_shape(n, y.len())?;
         let cw = class_weights.unwrap_or((1.0, 1.0));
         let c: Vec<f64> = y.iter().map(|&v| if v { cw.0 } else { cw.1 }).collect();
         // Parameters [intercept, w…]; the design matrix gets a column of ones in front.

@@ -29,3 +29,14 @@ pub enum ModelError {
     #[error("{0}")]
     Data(String),
 }
+
+/// `Ok` when there are rows and one target per row.
+pub(crate) fn check_shape(rows: usize, targets: usize) -> Result<(), ModelError> {
+    if rows == 0 {
+        return Err(ModelError::Empty);
+    }
+    if targets != rows {
+        return Err(ModelError::Shape { rows, targets });
+    }
+    Ok(())
+}

@@ -1,7 +1,6 @@
 //! Alarms: the list (first seen, acknowledge), the rules that raise them, and rule import/export.
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::{clock_time, download, format_value, Live, Route};
 use crate::alarms::{Condition, Rule, RuleSet, Severity};
@@ -113,20 +112,11 @@ fn Rules() -> impl IntoView {
         );
     };
     let import = move |ev: leptos::ev::Event| {
-        let Some(file) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-            .and_then(|i| i.files())
-            .and_then(|f| f.get(0))
-        else {
+        let Some(file) = super::chosen_file(&ev) else {
             return;
         };
         leptos::task::spawn_local(async move {
-            let text = wasm_bindgen_futures::JsFuture::from(file.text())
-                .await
-                .ok()
-                .and_then(|t| t.as_string())
-                .unwrap_or_default();
+            let text = super::file_text(&file).await;
             match RuleSet::from_json(&text) {
                 Ok(rules) => {
                     let n = rules.rules.len();

@@ -353,22 +353,8 @@ fn draw(
         canvas.set_width(pw);
         canvas.set_height(ph);
     }
-    let Some(ctx) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
-    else {
+    let Some((ctx, prop)) = super::canvas_2d(canvas) else {
         return;
-    };
-    // The theme's colours, resolved by the browser: style/main.css sets them on the canvas as
-    // its text and (zero-width) border colours, so light-dark() is already decided.
-    let css = window().get_computed_style(canvas).ok().flatten();
-    let prop = |name: &str, fallback: &str| {
-        css.as_ref()
-            .and_then(|s| s.get_property_value(name).ok())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| fallback.to_string())
     };
     let (text, line, warn, bad) = (
         prop("color", "#8b98a5"),

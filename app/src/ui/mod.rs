@@ -346,6 +346,46 @@ pub fn download(filename: &str, mime: &str, text: &str) {
     );
 }
 
+/// A canvas's 2D context, and a reader of the colours style/main.css sets on the canvas (as its
+/// text and zero-width border colours), resolved by the browser so `light-dark()` is decided.
+pub fn canvas_2d(
+    canvas: &web_sys::HtmlCanvasElement,
+) -> Option<(
+    web_sys::CanvasRenderingContext2d,
+    impl Fn(&str, &str) -> String,
+)> {
+    let ctx = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()?
+        .dyn_into::<web_sys::CanvasRenderingContext2d>()
+        .ok()?;
+    let css = window().get_computed_style(canvas).ok().flatten();
+    let ink = move |name: &str, fallback: &str| {
+        css.as_ref()
+            .and_then(|s| s.get_property_value(name).ok())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| fallback.to_string())
+    };
+    Some((ctx, ink))
+}
+
+/// The file chosen in a file input, and its text once read.
+pub fn chosen_file(ev: &leptos::ev::Event) -> Option<web_sys::File> {
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        .and_then(|i| i.files())
+        .and_then(|f| f.get(0))
+}
+
+pub async fn file_text(file: &web_sys::File) -> String {
+    wasm_bindgen_futures::JsFuture::from(file.text())
+        .await
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default()
+}
+
 /// A value for people: two decimals, or scientific notation when very large or small.
 pub fn format_value(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-3) {

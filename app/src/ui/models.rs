@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::download;
 use crate::chart::{ticks, value_range};
@@ -220,12 +219,7 @@ async fn train_failure(text: &str, state: RwSignal<Training>) -> Result<Report, 
 pub fn ModelsPage() -> impl IntoView {
     let state = RwSignal::new(Training::Idle);
     let on_file = move |ev: leptos::ev::Event| {
-        let Some(file) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-            .and_then(|i| i.files())
-            .and_then(|f| f.get(0))
-        else {
+        let Some(file) = super::chosen_file(&ev) else {
             return;
         };
         leptos::task::spawn_local(async move {
@@ -234,11 +228,7 @@ pub fn ModelsPage() -> impl IntoView {
                 done: 0,
                 total: 1,
             });
-            let text = wasm_bindgen_futures::JsFuture::from(file.text())
-                .await
-                .ok()
-                .and_then(|t| t.as_string())
-                .unwrap_or_default();
+            let text = super::file_text(&file).await;
             let result = if text.contains("Machine failure") {
                 train_failure(&text, state).await
             } else {
@@ -317,20 +307,8 @@ fn PlotView(plot: Plot) -> impl IntoView {
 }
 
 fn draw(canvas: &web_sys::HtmlCanvasElement, plot: &Plot) {
-    let Some(ctx) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
-    else {
+    let Some((ctx, prop)) = super::canvas_2d(canvas) else {
         return;
-    };
-    let css = window().get_computed_style(canvas).ok().flatten();
-    let prop = |name: &str, fallback: &str| {
-        css.as_ref()
-            .and_then(|s| s.get_property_value(name).ok())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| fallback.to_string())
     };
     let (ink, line, accent) = (
         prop("color", "#8b98a5"),

@@ -3,12 +3,6 @@
 //! `lstsq` on the very same numbers in the same run (python3 with numpy, if installed).
 //! `bash scripts/bench-fit.sh` (ECHOES_FIT_ROWS=N to change the row count).
 
-use std::time::Instant;
-
-use echoes_tests::browser::Browser;
-use echoes_tests::TestRelay;
-use relay::Config;
-
 const NUMPY: &str = r#"
 import sys, time
 import numpy as np
@@ -47,27 +41,12 @@ async fn main() -> anyhow::Result<()> {
             None
         }
     };
-    let relay = TestRelay::start(Config {
-        dist: Some(echoes_tests::dist()),
-        ..Config::default()
-    })
-    .await;
-    let browser = Browser::start().await?;
-    browser
-        .client
-        .goto(&format!("http://{}/?bench=fit&n={n}&p={p}", relay.http))
-        .await?;
-    let start = Instant::now();
-    let v = loop {
-        let v = browser.js("return window.echoesFitBench || null").await?;
-        if !v.is_null() {
-            break v;
-        }
-        anyhow::ensure!(start.elapsed().as_secs() < 900, "the page did not finish");
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
-    browser.close().await?;
-    relay.stop().await;
+    let v = echoes_tests::browser::bench_page(
+        &format!("bench=fit&n={n}&p={p}"),
+        "echoesFitBench",
+        std::time::Duration::from_secs(900),
+    )
+    .await?;
     let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     println!("{n} × {p} rows plus an intercept, best of 3 (QR once)");
     println!();

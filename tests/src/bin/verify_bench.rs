@@ -5,10 +5,6 @@
 
 use std::time::Instant;
 
-use echoes_tests::browser::Browser;
-use echoes_tests::TestRelay;
-use relay::Config;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let n: u64 = std::env::var("ECHOES_VERIFY_RECORDS")
@@ -27,29 +23,12 @@ async fn main() -> anyhow::Result<()> {
     drop(frames);
     let native_rate = n as f64 / native;
 
-    let relay = TestRelay::start(Config {
-        dist: Some(echoes_tests::dist()),
-        ..Config::default()
-    })
-    .await;
-    let browser = Browser::start().await?;
-    browser
-        .client
-        .goto(&format!("http://{}/?bench=verify&n={n}", relay.http))
-        .await?;
-    let start = Instant::now();
-    let v = loop {
-        let v = browser
-            .js("return window.echoesVerifyBench || null")
-            .await?;
-        if !v.is_null() {
-            break v;
-        }
-        anyhow::ensure!(start.elapsed().as_secs() < 600, "the page did not finish");
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
-    browser.close().await?;
-    relay.stop().await;
+    let v = echoes_tests::browser::bench_page(
+        &format!("bench=verify&n={n}"),
+        "echoesVerifyBench",
+        std::time::Duration::from_secs(600),
+    )
+    .await?;
     let wasm_rate = v["rate"].as_f64().unwrap_or(f64::NAN);
     println!("| where | records/s (best of 3) |");
     println!("| --- | ---: |");
