@@ -398,7 +398,8 @@ impl Alarms {
 
     /// Drops the alarms of rules no longer in `rules`.
     pub fn retain_rules(&mut self, rules: &[Rule]) {
-        self.map
-            .retain(|(_, id), _| rules.iter().any(|r| r.id == *id));
+        self.map.retain(|(_, id), _| {
+            *id == crate::twin::RISK_RULE || rules.iter().any(|r| r.id == *id)
+        });
     }
 }

@@ -9,6 +9,7 @@ pub mod chart;
 pub mod demo;
 pub mod export;
 pub mod model;
+pub mod prognosis;
 pub mod twin;
 
 #[cfg(target_arch = "wasm32")]

@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use echoes_proto::{ChainError, ChainErrorKind, ChainedRecord, Checkpoint, Field, Follower, Frame};
 use serde::Serialize;
 
-use crate::alarms::{Alarms, Condition, Observation, RuleSet, Severity};
+use crate::alarms::{Alarms, Condition, Observation, Rule, RuleSet, Severity};
+use crate::prognosis::{Band, Prognosis, PrognosisConfig, Tracker};
 
 pub use history::{History, Point, Stats};
 
@@ -124,6 +125,8 @@ pub struct Sensor {
     pub history: History,
     /// Smoothed interval between readings, by sensor time (µs).
     interval_us: Option<f64>,
+    /// Each field's EWMA band, in the order of `latest.fields`.
+    pub bands: Vec<Band>,
 }
 
 impl Sensor {
@@ -137,6 +140,15 @@ impl Sensor {
     pub fn is_stale(&self, now_ms: f64, config: &TwinConfig) -> bool {
         now_ms - self.latest.received_ms > self.stale_after_ms(config)
     }
+    /// The fields whose latest reading fell outside their own EWMA band, with the band.
+    pub fn anomalies(&self) -> impl Iterator<Item = (&Field, &Band)> {
+        self.latest
+            .fields
+            .iter()
+            .zip(&self.bands)
+            .filter(|(_, b)| b.outside)
+    }
+
     /// The usual interval between readings, in ms, once known.
     pub fn interval_ms(&self) -> Option<f64> {
         self.interval_us.map(|us| us / 1000.0)
@@ -235,6 +247,9 @@ pub struct Twin {
     log_records: usize,
     /// Set when a checkpoint did not verify: this relay is not to be trusted any more.
     refused: Option<ChainError>,
+    prognosis: PrognosisConfig,
+    /// The online model of every sensor reporting the health field.
+    trackers: BTreeMap<SensorKey, Tracker>,
 }
 
 /// What the chain log holds, in arrival order.
@@ -399,6 +414,7 @@ impl Twin {
                         },
                         history: History::new(self.config.history_len),
                         interval_us: None,
+                        bands: Vec::new(),
                     };
                     self.sensors.insert(key.clone(), sensor);
                 }
@@ -456,6 +472,34 @@ impl Twin {
                 } else {
                     latest.fields.clear();
                     latest.fields.extend_from_slice(fields);
+                    sensor.bands = vec![Band::default(); fields.len()];
+                }
+                for (band, f) in sensor.bands.iter_mut().zip(fields) {
+                    band.update(f.value, self.prognosis.band_k);
+                }
+                if let Some(health) = fields
+                    .iter()
+                    .find(|f| f.name == self.prognosis.health_field)
+                {
+                    let running = self.prognosis.running_field.as_ref().and_then(|name| {
+                        fields
+                            .iter()
+                            .find(|f| f.name == *name)
+                            .map(|f| f.value != 0.0)
+                    });
+                    let tracker = self
+                        .trackers
+                        .entry(key.clone())
+                        .or_insert_with(|| Tracker::new(self.prognosis.forget));
+                    let p = tracker.observe(ts_us, health.value, running, &self.prognosis);
+                    let o = Observation {
+                        key: &key,
+                        seq: c.seq,
+                        ts_us,
+                        value: p.risk * 100.0,
+                        previous: None,
+                    };
+                    changes.alarms |= self.alarms.observe(&risk_rule(&self.prognosis), &o, now_ms);
                 }
                 latest.received_ms = now_ms;
                 latest.count += 1;
@@ -759,6 +803,30 @@ impl Twin {
         }
     }
 
+    pub fn prognosis_config(&self) -> &PrognosisConfig {
+        &self.prognosis
+    }
+
+    /// Replaces the prognosis settings; the online models start again.
+    pub fn set_prognosis_config(&mut self, config: PrognosisConfig) {
+        self.prognosis = config;
+        self.trackers.clear();
+        self.alarms.retain_rules(&self.rules.rules);
+    }
+
+    /// The online prognosis of an asset (of its sensor reporting the health field).
+    pub fn prognosis(&self, asset: &str) -> Option<(&SensorKey, &Prognosis)> {
+        self.trackers
+            .iter()
+            .find(|(k, _)| k.asset == asset)
+            .map(|(k, t)| (k, t.prognosis()))
+    }
+
+    /// Every asset's online prognosis.
+    pub fn prognoses(&self) -> impl Iterator<Item = (&SensorKey, &Prognosis)> {
+        self.trackers.iter().map(|(k, t)| (k, t.prognosis()))
+    }
+
     pub fn sensors(&self) -> &BTreeMap<SensorKey, Sensor> {
         &self.sensors
     }
@@ -780,3 +848,23 @@ impl Twin {
 
 #[cfg(test)]
 mod tests;
+
+/// The built-in rule behind the failure-risk alarm: it shares the alarms' hysteresis,
+/// acknowledgement and listing with the user's rules.
+pub fn risk_rule(c: &PrognosisConfig) -> Rule {
+    let limit = (c.risk_alarm * 100.0).clamp(0.0, 100.0);
+    Rule {
+        id: RISK_RULE,
+        asset: None,
+        sensor_id: None,
+        field: format!("failure risk within {} s (%)", c.horizon_s),
+        condition: Condition::Above {
+            limit,
+            hysteresis: (limit * 0.2).min(10.0),
+        },
+        severity: Severity::Alarm,
+    }
+}
+
+/// The risk rule's id (user rules count up from 1).
+pub const RISK_RULE: u32 = u32::MAX;

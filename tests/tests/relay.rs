@@ -218,13 +218,19 @@ async fn the_simulator_feeds_every_sensor() {
     assert_eq!(sensors, (1..=100).collect::<Vec<_>>());
     let assets: std::collections::BTreeSet<&str> = got.iter().map(|r| r.record.asset()).collect();
     assert_eq!(assets.len(), 10);
+    // The first sensor of each asset is its condition monitor; the others read temperature
+    // and pressure.
     for r in &got {
         let t = r.record.field("temperature").unwrap();
-        let p = r.record.field("pressure").unwrap();
-        assert!(
-            (20.0..100.0).contains(&t) && (80.0..200.0).contains(&p),
-            "{r:?}"
-        );
+        if let Some(v) = r.record.field("vibration") {
+            assert_eq!(r.record.sensor_id() % 10, 1, "{r:?}");
+            let load = r.record.field("load").unwrap();
+            assert!((0.0..12.0).contains(&v) && (0.0..=100.0).contains(&load), "{r:?}");
+        } else {
+            let p = r.record.field("pressure").unwrap();
+            assert!((80.0..200.0).contains(&p), "{r:?}");
+        }
+        assert!((20.0..100.0).contains(&t), "{r:?}");
     }
     relay.stop().await;
 }

@@ -248,6 +248,12 @@ impl Rls {
                 .sum::<f64>()
     }
 
+    /// Entry `(i, j)` of `P`, the inverse of the (exponentially weighted) normal equations: times
+    /// the noise variance, the covariance of `theta`.
+    pub fn covariance(&self, i: usize, j: usize) -> f64 {
+        self.p[i * self.theta.len() + j]
+    }
+
     /// Takes one observation; returns the prediction error made before learning from it.
     pub fn update(&mut self, x: &[f64], y: f64) -> f64 {
         let d = self.theta.len();

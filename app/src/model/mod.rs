@@ -10,6 +10,7 @@ pub mod features;
 pub mod linear;
 pub mod logistic;
 pub mod metrics;
+pub mod poly;
 pub mod recipes;
 
 #[cfg(test)]

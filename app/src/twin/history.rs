@@ -112,6 +112,17 @@ impl History {
         self.columns.iter().map(|c| c.name.as_str())
     }
 
+    /// Every value of `field`, oldest first, aligned with [`History::times_us`] (NaN where a
+    /// reading lacked the field); `None` when no reading in the ring has it.
+    pub fn column_values(&self, field: &str) -> Option<Vec<f64>> {
+        self.column(field).map(|c| c.iter().copied().collect())
+    }
+
+    /// The sensor time of every reading in the ring, oldest first.
+    pub fn times_us(&self) -> Vec<i64> {
+        self.ts_us.iter().copied().collect()
+    }
+
     fn column(&self, field: &str) -> Option<&VecDeque<f64>> {
         self.columns
             .iter()
