@@ -195,7 +195,8 @@ struct SimArgs {
 
 #[derive(Args)]
 struct SimFlags {
-    /// Simulated sensors (each reports temperature and pressure).
+    /// Simulated sensors (the first of each asset is its condition monitor: load, cooling,
+    /// temperature, vibration, running; the others report temperature and pressure).
     #[arg(long, default_value_t = 100)]
     sensors: u32,
     /// Readings per second per sensor.
@@ -207,6 +208,10 @@ struct SimFlags {
     /// Seed of the simulator's random generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How many times faster than the wall clock the simulated machines live (their time
+    /// stamps follow the simulated clock when this is not 1).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
 }
 
 impl SimFlags {
@@ -217,6 +222,7 @@ impl SimFlags {
             assets: self.assets,
             max_lines,
             seed: self.seed,
+            speed: self.speed,
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct SimConfig {
     /// Stop after this many lines in all (None: run until shutdown).
     pub max_lines: Option<u64>,
     pub seed: u64,
+    /// Simulated seconds per wall-clock second. At 1 readings carry the wall clock; otherwise
+    /// they carry the simulated clock (started at the wall clock), so a test or a demo can live
+    /// through hours of wear in minutes and the app still sees consistent physics.
+    pub speed: f64,
 }
 
 impl Default for SimConfig {
@@ -32,6 +36,7 @@ impl Default for SimConfig {
             assets: 10,
             max_lines: None,
             seed: 1,
+            speed: 1.0,
         }
     }
 }
@@ -65,19 +70,29 @@ pub async fn run(
         }
     });
 
+    anyhow::ensure!(
+        config.speed.is_finite() && config.speed > 0.0,
+        "the speed must be a positive factor"
+    );
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / config.rate_hz));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut written = 0u64;
     let mut buf = String::with_capacity(sim.len() * 100);
     let mut t = 0.0f64;
+    let start_us = crate::ingest::now_us();
     'outer: loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
+        t += config.speed / config.rate_hz;
         // Millisecond sensor time, as the `timestamp` field carries it.
-        let now_us = crate::ingest::now_us() / 1000 * 1000;
-        t += 1.0 / config.rate_hz;
+        let now_us = if config.speed == 1.0 {
+            crate::ingest::now_us()
+        } else {
+            start_us + (t * 1e6) as i64
+        } / 1000
+            * 1000;
         buf.clear();
         for i in 0..sim.len() {
             if config.max_lines.is_some_and(|max| written >= max) {

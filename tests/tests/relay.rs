@@ -225,7 +225,10 @@ async fn the_simulator_feeds_every_sensor() {
         if let Some(v) = r.record.field("vibration") {
             assert_eq!(r.record.sensor_id() % 10, 1, "{r:?}");
             let load = r.record.field("load").unwrap();
-            assert!((0.0..12.0).contains(&v) && (0.0..=100.0).contains(&load), "{r:?}");
+            assert!(
+                (0.0..12.0).contains(&v) && (0.0..=100.0).contains(&load),
+                "{r:?}"
+            );
         } else {
             let p = r.record.field("pressure").unwrap();
             assert!((80.0..200.0).contains(&p), "{r:?}");

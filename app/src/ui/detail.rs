@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use super::alarms::RuleForm;
 use super::chart::{Chart, ChartState, PALETTE};
 use super::overview::age_text;
+use super::prognosis::{PrognosisPanel, WhatIfPanel};
 use super::{clock_time, download, format_value, Live, Route};
 use crate::twin::SensorKey;
 
@@ -40,10 +41,14 @@ pub fn AssetDetail(name: String, sensor: Option<u32>) -> impl IntoView {
         })
     });
     let chosen_field = RwSignal::new(None::<String>);
+    // The health field first when the asset has one (it is what the prognosis watches).
+    let health = live
+        .twin
+        .with_value(|t| t.prognosis_config().health_field.clone());
     let field = Signal::derive(move || {
         chosen_field
             .get()
-            .or_else(|| fields.with(|f| f.iter().next().cloned()))
+            .or_else(|| fields.with(|f| f.get(&health).or_else(|| f.iter().next()).cloned()))
     });
     // Sensors to plot: the user's choice, else the one in the URL, else the first few.
     let chosen = RwSignal::new(sensor.map(|id| BTreeSet::from([id])));
@@ -214,6 +219,10 @@ pub fn AssetDetail(name: String, sensor: Option<u32>) -> impl IntoView {
                     <button class="export-csv" on:click=export_csv>"Export CSV (in view)"</button>
                 </div>
                 <Chart series=plotted field=field version=version.clone() state=chart/>
+            </div>
+            <div class="columns">
+                <PrognosisPanel name=name.clone()/>
+                <WhatIfPanel name=name.clone()/>
             </div>
             <div class="panel">
                 <table class="sensors">

@@ -14,6 +14,7 @@ mod header;
 mod integrity;
 mod models;
 mod overview;
+mod prognosis;
 mod source;
 
 use std::cell::RefCell;
@@ -138,6 +139,8 @@ pub(crate) struct Live {
     perf: StoredValue<Perf>,
     /// The relay key this browser has pinned for `url` (mirrors localStorage).
     saved_key: StoredValue<Option<echoes_proto::PublicKey>>,
+    /// The wear model last trained on the live history (what-if and recommendations).
+    pub wear: RwSignal<Option<Result<crate::prognosis::WearModel, String>>>,
 }
 
 impl Live {
@@ -476,6 +479,7 @@ pub fn App() -> impl IntoView {
         demo: StoredValue::new(None),
         perf: StoredValue::new(Perf::default()),
         saved_key: StoredValue::new(saved_key),
+        wear: RwSignal::new(None),
     };
     provide_context(live);
     header::apply_theme(header::saved_theme());

@@ -225,6 +225,24 @@ fn Tile(name: String, top: i64, left: i64, width: i64) -> impl IntoView {
             format!("{} {noun} · {age}", s.sensors)
         })
     };
+    let prognosis = Memo::new({
+        let name = name.clone();
+        move |_| {
+            summary.track();
+            live.twin.with_value(|t| {
+                let (_, p) = t.prognosis(&name)?;
+                let risk = format!("risk {:.0}%", p.risk * 100.0);
+                Some(match (p.phase, p.rul) {
+                    (crate::prognosis::Phase::Stopped, _) => ("stopped".to_string(), false),
+                    (_, Some(rul)) => (
+                        format!("life {} · {risk}", crate::prognosis::fmt_duration(rul.mid)),
+                        p.risk >= t.prognosis_config().risk_alarm,
+                    ),
+                    _ => (risk, false),
+                })
+            })
+        }
+    });
     let href = Route::Asset {
         name: name.clone(),
         sensor: None,
@@ -238,6 +256,7 @@ fn Tile(name: String, top: i64, left: i64, width: i64) -> impl IntoView {
                 <span class="pill" data-status=move || status().name()>{move || status().label()}</span>
             </header>
             <ul>{lines}</ul>
+            {move || prognosis.get().map(|(text, high)| view! { <p class="prog" class:high=high>{text}</p> })}
             <footer>{footer}</footer>
         </a>
     }

@@ -1,0 +1,245 @@
+//! Live prognosis in a real browser against the relay's simulator: every asset's life and risk
+//! on its tile and page, the risk alarm, the wear model trained on the live history, what-if
+//! sliders, and a recommendation judged against the simulator's own physics. Needs `dist/`.
+
+use std::time::{Duration, Instant};
+
+use echoes_proto::sim::physics;
+use echoes_tests::browser::{save_screenshot, Browser};
+use echoes_tests::{dist, TestRelay};
+use relay::sim::SimConfig;
+use relay::Config;
+use serde_json::Value;
+
+/// Seconds in the page's duration text: `34 s`, `12.0 min`, `1.5 h`.
+fn seconds(text: &str) -> f64 {
+    let mut parts = text.split_whitespace();
+    let n: f64 = parts.next().unwrap().parse().unwrap();
+    match parts.next().unwrap() {
+        "s" => n,
+        "min" => n * 60.0,
+        "h" => n * 3600.0,
+        unit => panic!("unit {unit} in {text}"),
+    }
+}
+
+/// Polls `script` until `accept` likes it, at most `limit` (longer than the usual patience:
+/// the simulated machines need time to live).
+async fn wait_long(
+    browser: &Browser,
+    what: &str,
+    script: &str,
+    limit: Duration,
+    accept: impl Fn(&Value) -> bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        if let Ok(v) = browser.js(script).await {
+            if accept(&v) {
+                return v;
+            }
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Moves the slider of `input` to `value` as a user would.
+async fn slide(browser: &Browser, input: &str, value: f64) {
+    browser
+        .js(&format!(
+            "const e = document.querySelector('.slider[data-input={input}] input[type=range]');
+             e.value = '{value}'; e.dispatchEvent(new Event('input', {{bubbles: true}})); return true"
+        ))
+        .await
+        .unwrap();
+}
+
+/// The what-if panel's life estimate (its central value, in seconds) once it reflects `load`.
+async fn what_if_life(browser: &Browser, load: f64) -> f64 {
+    let v = browser
+        .wait_for(
+            "the what-if answer",
+            "return [document.querySelector('.slider[data-input=load] output').textContent,
+                     document.querySelector('.what-if .rul').textContent]",
+            |v| v[0].as_str().and_then(|s| s.parse::<f64>().ok()) == Some(load),
+        )
+        .await
+        .unwrap();
+    let text = v[1].as_str().unwrap();
+    seconds(text.split(" (").next().unwrap())
+}
+
+#[tokio::test]
+async fn what_if_and_recommendation_against_the_simulator() {
+    // Ten condition monitors, each living 40 simulated seconds per wall-clock second.
+    let relay = TestRelay::start(Config {
+        dist: Some(dist()),
+        demo: Some(SimConfig {
+            sensors: 10,
+            assets: 10,
+            rate_hz: 40.0,
+            speed: 40.0,
+            seed: 3,
+            ..SimConfig::default()
+        }),
+        ..Config::default()
+    })
+    .await;
+    let browser = Browser::start().await.unwrap();
+    browser
+        .client
+        .goto(&format!("http://{}/#/", relay.http))
+        .await
+        .unwrap();
+    // Ten simulated minutes of every asset: the history the wear model learns from.
+    wait_long(
+        &browser,
+        "6,000 records on the page",
+        "return Number(document.querySelector('.n-records').textContent)",
+        Duration::from_secs(60),
+        |v| v.as_f64().is_some_and(|n| n >= 6000.0),
+    )
+    .await;
+    // Every tile carries its asset's prognosis.
+    let tiles = browser
+        .wait_for(
+            "a prognosis on every tile",
+            "return [...document.querySelectorAll('.tile')].map(t => t.querySelector('.prog')?.textContent || '')",
+            |v| {
+                v.as_array().is_some_and(|a| {
+                    a.len() == 10
+                        && a.iter().all(|t| {
+                            let t = t.as_str().unwrap_or("");
+                            t.starts_with("life ") || t.starts_with("risk ") || t == "stopped"
+                        })
+                })
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        tiles
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().starts_with("life ")),
+        "{tiles}"
+    );
+    // Machines wear out within ten simulated minutes: the risk alarm fires before their trips.
+    browser
+        .client
+        .goto(&format!("http://{}/#/alarms", relay.http))
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "a failure-risk alarm",
+            "return document.body.textContent.includes('failure risk within 60 s')",
+            |v| *v == Value::Bool(true),
+        )
+        .await
+        .unwrap();
+
+    browser
+        .client
+        .goto(&format!("http://{}/#/asset/pump-01", relay.http))
+        .await
+        .unwrap();
+    let online = browser
+        .wait_for(
+            "the online prognosis",
+            "return [document.querySelector('.prognosis').dataset.phase,
+                     document.querySelector('.prognosis .risk').textContent]",
+            |v| v[1].as_str().is_some_and(|r| r.ends_with('%')),
+        )
+        .await
+        .unwrap();
+    assert!(
+        ["learning", "running", "stopped"].contains(&online[0].as_str().unwrap()),
+        "{online}"
+    );
+    browser.click(".train-wear").await.unwrap();
+    let line = browser
+        .wait_for(
+            "a trained wear model",
+            "return document.querySelector('.model-line').textContent",
+            |v| v.as_str().is_some_and(|s| s.contains("from 10 assets")),
+        )
+        .await
+        .unwrap();
+    eprintln!("{line}");
+
+    // The sliders answer as they move: a hot, loaded machine lives far shorter than a cool,
+    // lighter one — as the physics says.
+    slide(&browser, "load", 95.0).await;
+    slide(&browser, "cooling", 10.0).await;
+    let hot = what_if_life(&browser, 95.0).await;
+    slide(&browser, "load", 60.0).await;
+    slide(&browser, "cooling", 52.0).await;
+    let cool = what_if_life(&browser, 60.0).await;
+    let truth = physics::life_left(0.0, 60.0, 52.0) / physics::life_left(0.0, 95.0, 10.0);
+    assert!(
+        cool > 5.0 * hot && cool / hot > truth / 2.0 && cool / hot < truth * 2.0,
+        "what-if lives {hot} s and {cool} s (physics ratio {truth:.1})"
+    );
+
+    // Production needs at least 70% load: recommend within that.
+    browser
+        .js(
+            "const e = document.querySelector('.slider[data-input=load] input.lo');
+             e.value = '70'; e.dispatchEvent(new Event('change', {bubbles: true})); return true",
+        )
+        .await
+        .unwrap();
+    browser.click(".recommend").await.unwrap();
+    let rec = browser
+        .wait_for(
+            "a recommendation",
+            "const r = document.querySelector('.recommendation');
+             return r ? [JSON.parse(r.dataset.inputs), r.textContent] : null",
+            |v| !v.is_null(),
+        )
+        .await
+        .unwrap();
+    let (load, cooling) = (rec[0][0].as_f64().unwrap(), rec[0][1].as_f64().unwrap());
+    let text = rec[1].as_str().unwrap();
+    assert!((70.0..=100.0).contains(&load), "{text}");
+    assert!(
+        text.contains("load 70") && text.contains("temperature"),
+        "{text}"
+    );
+    // The best life the physics allows at 70% load or more, by brute force.
+    let mut best: f64 = 0.0;
+    for l in 0..=300 {
+        for c in 0..=400 {
+            best = best.max(physics::life_left(
+                0.0,
+                70.0 + l as f64 * 0.1,
+                c as f64 * 0.25,
+            ));
+        }
+    }
+    let life = physics::life_left(0.0, load, cooling);
+    assert!(
+        life >= 0.8 * best,
+        "recommended load {load}, cooling {cooling}: life {life:.0} s; best possible {best:.0} s"
+    );
+    browser.click(".apply-recommendation").await.unwrap();
+    browser
+        .wait_for(
+            "the recommendation on the sliders",
+            "return Number(document.querySelector('.slider[data-input=load] output').textContent)",
+            |v| v.as_f64().is_some_and(|v| (v - load).abs() < 0.05 * load),
+        )
+        .await
+        .unwrap();
+    browser
+        .js("document.querySelector('.columns').scrollIntoView(); return true")
+        .await
+        .unwrap();
+    let png = browser.client.screenshot().await.unwrap();
+    save_screenshot("whatif", &png);
+    browser.close().await.unwrap();
+    relay.stop().await;
+}
