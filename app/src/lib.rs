@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod model;
 pub mod prognosis;
+pub mod training;
 pub mod twin;
 
 #[cfg(target_arch = "wasm32")]

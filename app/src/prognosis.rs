@@ -315,7 +315,7 @@ impl Tracker {
 }
 
 /// One training row of the wear model: a window of steady inputs on a running asset.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WearRow {
     pub asset: String,
     pub inputs: Vec<f64>,

@@ -16,6 +16,7 @@ mod models;
 mod overview;
 mod prognosis;
 mod source;
+mod trainer;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -552,30 +553,14 @@ async fn fit_bench() {
     gloo_timers::future::sleep(Duration::from_millis(50)).await;
     let n: usize = query("n").and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
     let p: usize = query("p").and_then(|n| n.parse().ok()).unwrap_or(24);
-    let (x, y) = crate::model::linear::bench_data(n, p);
-    let o = js_sys::Object::new();
-    let mut best_normal = f64::MAX;
-    for _ in 0..3 {
-        let start = perf_now();
-        let m = crate::model::linear::ridge_normal(&x, &y, 0.0);
-        best_normal = best_normal.min(perf_now() - start);
-        if let Ok(m) = m {
-            let _ = js_sys::Reflect::set(&o, &"w0".into(), &m.weights[0].into());
-        }
-        gloo_timers::future::sleep(Duration::from_millis(10)).await;
+    // In the trainer, where every fit runs.
+    let result = match trainer::run(crate::training::Job::FitBench { n, p }, |_, _, _| {}).await {
+        crate::training::Reply::Bench(v) => v,
+        other => serde_json::json!({ "error": format!("{other:?}") }),
+    };
+    if let Ok(v) = js_sys::JSON::parse(&result.to_string()) {
+        let _ = js_sys::Reflect::set(&window(), &"echoesFitBench".into(), &v);
     }
-    let start = perf_now();
-    let qr_ok = crate::model::linear::ridge(&x, &y, 0.0).is_ok();
-    let qr_ms = perf_now() - start;
-    for (k, v) in [
-        ("rows", n as f64),
-        ("cols", p as f64),
-        ("normal_ms", best_normal),
-        ("qr_ms", if qr_ok { qr_ms } else { f64::NAN }),
-    ] {
-        let _ = js_sys::Reflect::set(&o, &k.into(), &v.into());
-    }
-    let _ = js_sys::Reflect::set(&window(), &"echoesFitBench".into(), &o);
 }
 
 /// Applies a frame to the twin at once (verification never waits for the screen) and notes

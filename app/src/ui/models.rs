@@ -3,15 +3,12 @@
 //! a time (so the page shows progress and stays responsive), and reported with its metrics and
 //! plots: predicted against actual and residuals for remaining life, the ROC curve for failure.
 
-use std::time::Duration;
-
 use leptos::prelude::*;
 
-use super::download;
+use super::{download, trainer, Live};
 use crate::chart::{ticks, value_range};
-use crate::model::data::{ai4i, cmapss, stratified_split, units, CmapssRow};
-use crate::model::metrics::{phm08, regression, roc_auc, roc_curve, Confusion};
-use crate::model::recipes::{rul_targets, FailureModel, RulCv, RulModel};
+use crate::prognosis::WearModel;
+use crate::training::{file_job, Job, Plot, Reply, Report, SensorJob, Series};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Training {
@@ -25,199 +22,117 @@ enum Training {
     Failed(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-struct Report {
-    title: String,
-    /// `(key, label, value)`.
-    metrics: Vec<(&'static str, String, String)>,
-    plots: Vec<Plot>,
-    model_json: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Plot {
-    title: String,
-    x_label: String,
-    y_label: String,
-    points: Vec<(f64, f64)>,
-    /// Draw `y = x` (predicted against actual) or join the points (a curve).
-    diagonal: bool,
-    line: bool,
-}
-
-/// Engines held out for the test part (by engine, never by cycle).
-const HOLD_OUT: f64 = 0.2;
-const LAMBDAS: [f64; 5] = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2];
-
-async fn yield_now() {
-    gloo_timers::future::sleep(Duration::from_millis(0)).await;
-}
-
-async fn train_rul(rows: Vec<CmapssRow>, state: RwSignal<Training>) -> Result<Report, String> {
-    use rand::seq::SliceRandom;
-    use rand::SeedableRng;
-    let mut all = units(&rows);
-    all.shuffle(&mut rand::rngs::SmallRng::seed_from_u64(0));
-    let held = ((all.len() as f64 * HOLD_OUT).round() as usize)
-        .clamp(1, all.len().saturating_sub(1).max(1));
-    let test: Vec<Vec<CmapssRow>> = all.split_off(all.len() - held);
-    let train = all;
-    if train.is_empty() {
-        return Err("need at least two engines".into());
-    }
-    let mut cv = RulCv::new(&train, &LAMBDAS, 5, 0);
-    loop {
-        let (done, total) = cv.progress();
+/// Runs `job` in the trainer, showing its progress in `state`; the report (or the failure)
+/// lands there too. A wear model also becomes the what-if panel's model.
+async fn train(live: Live, job: Job, state: RwSignal<Training>) {
+    let reply = trainer::run(job, move |what, done, total| {
         state.set(Training::Running {
-            what: format!("cross-validating on {} engines", train.len()),
+            what: what.to_string(),
             done,
-            total: total + 1,
-        });
-        yield_now().await;
-        if !cv.step().map_err(|e| e.to_string())? {
-            break;
-        }
-    }
-    let (lambda, scores) = cv.result().map_err(|e| e.to_string())?;
-    let model = RulModel::fit(&train, lambda).map_err(|e| e.to_string())?;
-    let (mut pred, mut truth) = (Vec::new(), Vec::new());
-    let (mut last_pred, mut last_truth) = (Vec::new(), Vec::new());
-    for u in &test {
-        let p = model.predict(u);
-        let t: Vec<f64> = rul_targets(u).iter().map(|t| t.min(model.cap)).collect();
-        // Where it matters: while the engine is degrading, not at its very end.
-        let mid = u.len() / 2;
-        last_pred.push(p[mid]);
-        last_truth.push(t[mid]);
-        pred.extend(p);
-        truth.extend(t);
-    }
-    let r = regression(&pred, &truth);
-    let step = (pred.len() / 2000).max(1);
-    let scatter: Vec<(f64, f64)> = truth
-        .iter()
-        .zip(&pred)
-        .step_by(step)
-        .map(|(t, p)| (*t, *p))
-        .collect();
-    let residuals: Vec<(f64, f64)> = truth
-        .iter()
-        .zip(&pred)
-        .step_by(step)
-        .map(|(t, p)| (*t, p - t))
-        .collect();
-    let cv_text = scores
-        .iter()
-        .map(|(l, s)| format!("λ {l:e}: {s:.2}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Ok(Report {
-        title: format!(
-            "Remaining useful life: {} engines trained, {} held out (every cycle, RUL capped at {})",
-            train.len(),
-            test.len(),
-            model.cap
-        ),
-        metrics: vec![
-            ("rmse", "RMSE (held-out engines)".into(), format!("{:.2}", r.rmse)),
-            ("mae", "MAE".into(), format!("{:.2}", r.mae)),
-            ("r2", "R²".into(), format!("{:.3}", r.r2)),
-            ("phm", "PHM08 score at mid-life".into(), format!("{:.1}", phm08(&last_pred, &last_truth))),
-            ("lambda", "ridge penalty (5-fold CV by engine)".into(), format!("{lambda:e}")),
-            ("cv", "CV RMSE".into(), cv_text),
-        ],
-        plots: vec![
-            Plot {
-                title: "predicted against actual".into(),
-                x_label: "actual RUL (cycles)".into(),
-                y_label: "predicted".into(),
-                points: scatter,
-                diagonal: true,
-                line: false,
-            },
-            Plot {
-                title: "residuals".into(),
-                x_label: "actual RUL (cycles)".into(),
-                y_label: "predicted − actual".into(),
-                points: residuals,
-                diagonal: false,
-                line: false,
-            },
-        ],
-        model_json: serde_json::to_string_pretty(&model).unwrap_or_default(),
+            total,
+        })
     })
+    .await;
+    state.set(match reply {
+        Reply::Report(r) => Training::Done(r),
+        Reply::Wear(m) => {
+            let report = wear_report(live, &m);
+            live.wear.set(Some(Ok(*m)));
+            Training::Done(report)
+        }
+        Reply::Failed { error } => Training::Failed(error),
+        other => Training::Failed(format!("unexpected answer from the trainer: {other:?}")),
+    });
 }
 
-async fn train_failure(text: &str, state: RwSignal<Training>) -> Result<Report, String> {
-    let rows = ai4i(text).map_err(|e| e.to_string())?;
-    let y: Vec<bool> = rows.iter().map(|r| r.failure).collect();
-    let (train_idx, test_idx) = stratified_split(&y, 0.3, 0);
-    let train: Vec<_> = train_idx.iter().map(|&i| rows[i].clone()).collect();
-    let test: Vec<_> = test_idx.iter().map(|&i| rows[i].clone()).collect();
-    state.set(Training::Running {
-        what: format!(
-            "fitting on {} rows (5-fold CV over 4 penalties)",
-            train.len()
-        ),
-        done: 0,
-        total: 1,
+/// The wear model's numbers, and its fit on the windows it learnt from.
+fn wear_report(live: Live, m: &WearModel) -> Report {
+    let rows = live.twin.with_value(|t| {
+        let c = t.prognosis_config().clone();
+        WearModel::rows(t, &c)
     });
-    yield_now().await;
-    let (model, cv) =
-        FailureModel::train(&train, &[1e-2, 0.1, 1.0, 10.0], 5, 100).map_err(|e| e.to_string())?;
-    let labels: Vec<bool> = test.iter().map(|r| r.failure).collect();
-    let p = model.predict(&test);
-    let auc = roc_auc(&p, &labels);
-    let c = Confusion::at(&p, &labels, model.threshold);
-    Ok(Report {
-        title: format!(
-            "Failure probability: {} rows trained, {} held out (stratified)",
-            train.len(),
-            test.len()
+    let floor = rows.iter().map(|r| r.rate).fold(0.0, f64::max) * 1e-3;
+    let points = rows
+        .iter()
+        .map(|r| {
+            let predicted = m.what_if(&r.inputs, 0.0, 1.0).rate;
+            (r.rate.max(floor).ln(), predicted.ln())
+        })
+        .collect();
+    let mut metrics = vec![
+        (
+            "rows".to_string(),
+            "windows (assets)".to_string(),
+            format!("{} ({})", m.rows, m.assets),
         ),
-        metrics: vec![
-            ("auc", "ROC-AUC (held out)".into(), format!("{auc:.4}")),
-            ("f1", "F1".into(), format!("{:.3}", c.f1())),
-            (
-                "precision",
-                "precision".into(),
-                format!("{:.3}", c.precision()),
-            ),
-            ("recall", "recall".into(), format!("{:.3}", c.recall())),
-            (
-                "confusion",
-                "confusion (tn fp fn tp)".into(),
-                format!("{} {} {} {}", c.tn, c.fp, c.fn_, c.tp),
-            ),
-            (
-                "threshold",
-                "threshold (from training folds)".into(),
-                format!("{:.3}", model.threshold),
-            ),
-            (
-                "cv",
-                "CV ROC-AUC".into(),
-                cv.iter()
-                    .map(|(l, a)| format!("λ {l}: {a:.4}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
-        ],
+        (
+            "degree".into(),
+            "log-rate polynomial degree, penalty (CV by asset)".into(),
+            format!("{}, {:e}", m.rate_model.degree, m.rate_model.ridge.lambda),
+        ),
+        (
+            "log_rmse".into(),
+            "CV RMSE of the log rate (× error factor)".into(),
+            format!("{:.3} (×{:.2})", m.log_rmse, m.log_rmse.exp()),
+        ),
+    ];
+    for (s, e) in m.states.iter().zip(&m.state_rmse) {
+        metrics.push((
+            format!("state_{s}"),
+            format!("CV RMSE of {s}"),
+            format!("{e:.3}"),
+        ));
+    }
+    Report {
+        title: format!(
+            "Wear model: rise of {} per second from {} (live history)",
+            m.health_field,
+            m.inputs
+                .iter()
+                .map(|i| i.field.as_str())
+                .chain(m.states.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        metrics,
         plots: vec![Plot {
-            title: "ROC curve".into(),
-            x_label: "false positive rate".into(),
-            y_label: "true positive rate".into(),
-            points: roc_curve(&p, &labels),
+            title: "log rate: predicted against observed (training windows)".into(),
+            x_label: "observed ln(rate)".into(),
+            y_label: "predicted".into(),
+            points,
             diagonal: true,
-            line: true,
+            line: false,
         }],
-        model_json: serde_json::to_string_pretty(&model).unwrap_or_default(),
+        model_json: serde_json::to_string_pretty(m).unwrap_or_default(),
+    }
+}
+
+/// The live history of every sensor reporting `target` and all `features`, column by column.
+fn live_series(live: Live, target: &str, features: &[String]) -> Vec<Series> {
+    live.twin.with_value(|t| {
+        t.sensors()
+            .iter()
+            .filter_map(|(key, s)| {
+                let columns = features
+                    .iter()
+                    .map(String::as_str)
+                    .chain([target])
+                    .map(|f| s.history.column_values(f))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Series {
+                    asset: key.asset.clone(),
+                    columns,
+                })
+            })
+            .collect()
     })
 }
 
 #[component]
 pub fn ModelsPage() -> impl IntoView {
+    let live = expect_context::<Live>();
     let state = RwSignal::new(Training::Idle);
+    let busy = move || matches!(state.get(), Training::Running { .. });
     let on_file = move |ev: leptos::ev::Event| {
         let Some(file) = super::chosen_file(&ev) else {
             return;
@@ -229,24 +144,101 @@ pub fn ModelsPage() -> impl IntoView {
                 total: 1,
             });
             let text = super::file_text(&file).await;
-            let result = if text.contains("Machine failure") {
-                train_failure(&text, state).await
-            } else {
-                match cmapss(&text) {
-                    Ok(rows) => train_rul(rows, state).await,
-                    Err(e) => Err(format!(
-                        "neither a C-MAPSS run-to-failure file nor the AI4I 2020 CSV: {e}"
-                    )),
-                }
-            };
-            state.set(match result {
-                Ok(r) => Training::Done(r),
-                Err(e) => Training::Failed(e),
-            });
+            train(live, file_job(text), state).await;
         });
     };
+    // Training on the live history: every field the twin holds, as targets and features.
+    let fields = Memo::new(move |_| {
+        live.assets.track();
+        live.twin.with_value(|t| {
+            t.sensors()
+                .values()
+                .flat_map(|s| s.history.fields().map(str::to_string).collect::<Vec<_>>())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        })
+    });
+    let kind = RwSignal::new("sensor".to_string());
+    let target = RwSignal::new(None::<String>);
+    let chosen = RwSignal::new(std::collections::BTreeSet::<String>::new());
+    let window = RwSignal::new(10usize);
+    let set_window = move |ev: leptos::ev::Event| {
+        if let Ok(n) = event_target_value(&ev).parse::<usize>() {
+            window.set(n.clamp(1, 200))
+        }
+    };
+    let target_now = move || target.get().or_else(|| fields.with(|f| f.first().cloned()));
+    let train_live = move |_| {
+        let job = if kind.get_untracked() == "wear" {
+            let (rows, config) = live.twin.with_value(|t| {
+                let c = t.prognosis_config().clone();
+                (WearModel::rows(t, &c), c)
+            });
+            Job::Wear { rows, config }
+        } else {
+            let Some(target) = target_now() else {
+                state.set(Training::Failed("the twin has no data yet".into()));
+                return;
+            };
+            let features: Vec<String> = chosen
+                .get_untracked()
+                .into_iter()
+                .filter(|f| *f != target)
+                .collect();
+            Job::Sensor(SensorJob {
+                series: live_series(live, &target, &features),
+                target,
+                features,
+                window: window.get_untracked(),
+            })
+        };
+        state.set(Training::Running {
+            what: "starting the trainer".into(),
+            done: 0,
+            total: 1,
+        });
+        leptos::task::spawn_local(train(live, job, state));
+    };
+    let target_options = move || {
+        let current = target_now();
+        fields
+            .get()
+            .into_iter()
+            .map(|f| {
+                let selected = current.as_deref() == Some(f.as_str());
+                view! { <option value=f.clone() selected=selected>{f.clone()}</option> }
+            })
+            .collect_view()
+    };
+    let toggle = move |name: String| {
+        chosen.update(|c| {
+            if !c.remove(&name) {
+                c.insert(name);
+            }
+        })
+    };
+    let feature_boxes = move || {
+        let current = target_now();
+        fields
+            .get()
+            .into_iter()
+            .filter(|f| current.as_deref() != Some(f.as_str()))
+            .map(|f| {
+                let name = f.clone();
+                let on = chosen.with(|c| c.contains(&f));
+                view! {
+                    <label class="feature"><input type="checkbox" value=f.clone() prop:checked=on
+                        on:change=move |_| toggle(name.clone())/>
+                        {f.clone()}</label>
+                }
+            })
+            .collect_view()
+    };
     let body = move || match state.get() {
-        Training::Idle => view! { <p class="hint">"Choose a file to train on."</p> }.into_any(),
+        Training::Idle => {
+            view! { <p class="hint">"Choose a file, or train on the live history."</p> }.into_any()
+        }
         Training::Running { what, done, total } => view! {
             <p class="train-status" data-state="running">{what}" · "{done}" of "{total}</p>
             <progress max=total value=done></progress>
@@ -262,7 +254,7 @@ pub fn ModelsPage() -> impl IntoView {
                     <h3>{r.title.clone()}</h3>
                     <table class="facts">
                         {r.metrics.iter().map(|(k, label, v)| view! {
-                            <tr><th>{label.clone()}</th><td class="mono" data-metric=*k>{v.clone()}</td></tr>
+                            <tr><th>{label.clone()}</th><td class="mono" data-metric=k.clone()>{v.clone()}</td></tr>
                         }).collect_view()}
                     </table>
                     <div class="plots">
@@ -280,9 +272,35 @@ pub fn ModelsPage() -> impl IntoView {
         <section class="models-page">
             <div class="panel">
                 <h2>"Train a model"</h2>
+                <p class="hint">"Every fit runs in a Web Worker in this browser; the page stays live."</p>
+                <h3>"From a file"</h3>
                 <p class="hint">"A NASA C-MAPSS training file (e.g. train_FD001.txt: remaining useful life, split by engine) \
-                    or the AI4I 2020 CSV (failure probability, stratified split), as shipped. Everything runs in this browser."</p>
-                <input class="train-file" type="file" accept=".txt,.csv" on:change=on_file/>
+                    or the AI4I 2020 CSV (failure probability, stratified split), as shipped."</p>
+                <input class="train-file" type="file" accept=".txt,.csv" on:change=on_file prop:disabled=busy/>
+                <h3>"From the live history"</h3>
+                <div class="live-train">
+                    <label>"Target "
+                        <select class="train-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                            <option value="sensor" selected=true>"a field, from other fields"</option>
+                            <option value="wear">"wear rate from the inputs (the what-if model)"</option>
+                        </select>
+                    </label>
+                    <Show when=move || kind.get() == "sensor">
+                        <label>"field "
+                            <select class="train-target" on:change=move |ev| target.set(Some(event_target_value(&ev)))>
+                                {target_options}
+                            </select>
+                        </label>
+                        <label>"window "
+                            <input class="train-window" type="number" min="1" max="200" prop:value=move || window.get().to_string()
+                                on:change=set_window/>
+                            " readings"
+                        </label>
+                        <div class="features">"features: "{feature_boxes}</div>
+                    </Show>
+                    <button class="train-live" on:click=train_live prop:disabled=busy>"Train on live history"</button>
+                    <p class="hint">"Split by asset: whole assets are held out for the test, never some of an asset's readings."</p>
+                </div>
                 {body}
             </div>
         </section>

@@ -4,8 +4,9 @@
 
 use leptos::prelude::*;
 
-use super::{download, format_value, Live};
+use super::{download, format_value, trainer, Live};
 use crate::prognosis::{fmt_duration, fmt_num, Phase, Prognosis, Rul, WearModel};
+use crate::training::{Job, Reply};
 use crate::twin::SensorKey;
 
 /// `4.2 min (3.1 min–6.0 min)`.
@@ -174,18 +175,26 @@ pub fn WhatIfPanel(name: String) -> impl IntoView {
             .get()
             .or_else(|| now.with(|n| n.as_ref().map(|n| n.1.clone())))
     };
+    let training = RwSignal::new(false);
     let train = move |_| {
-        let result = live.twin.with_value(|t| {
+        let (rows, config) = live.twin.with_value(|t| {
             let c = t.prognosis_config().clone();
-            WearModel::train(t, &c)
+            (WearModel::rows(t, &c), c)
         });
-        match result {
-            Ok(m) => {
-                live.wear.set(Some(Ok(m)));
-                recommendation.set(None);
+        training.set(true);
+        leptos::task::spawn_local(async move {
+            match trainer::run(Job::Wear { rows, config }, |_, _, _| {}).await {
+                Reply::Wear(m) => {
+                    live.wear.set(Some(Ok(*m)));
+                    recommendation.set(None);
+                }
+                Reply::Failed { error } => live.wear.set(Some(Err(error))),
+                other => live
+                    .wear
+                    .set(Some(Err(format!("unexpected answer: {other:?}")))),
             }
-            Err(e) => live.wear.set(Some(Err(e.to_string()))),
-        }
+            training.set(false);
+        });
     };
     let horizon = config.horizon_s;
     let outcome = move || {
@@ -302,7 +311,9 @@ pub fn WhatIfPanel(name: String) -> impl IntoView {
             <h3>"What if"</h3>
             <p class="model-line">{model_line}</p>
             <div class="bar">
-                <button class="train-wear" on:click=train>"Train on live history"</button>
+                <button class="train-wear" on:click=train prop:disabled=move || training.get()>
+                    {move || if training.get() { "Training…" } else { "Train on live history" }}
+                </button>
                 <Show when=has_model>
                     <button class="download-wear" on:click=download_model>"Download model"</button>
                 </Show>
