@@ -44,17 +44,112 @@ pub enum Condition {
 
 /// One alarm rule. `asset` and `sensor_id` narrow it; absent, it applies to every asset (the
 /// "per sensor name across assets" case) or to every sensor of the asset.
+///
+/// In JSON the condition's fields sit beside the rule's (`{"id": 1, "field": "temperature",
+/// "type": "above", "limit": 80, …}`), read through [`RawRule`] rather than serde's `flatten`
+/// of a tagged enum, which would cost the page's bundle a buffering deserializer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawRule", into = "RawRule")]
 pub struct Rule {
     pub id: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sensor_id: Option<u32>,
     pub field: String,
-    #[serde(flatten)]
     pub condition: Condition,
     pub severity: Severity,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Above,
+    Below,
+    Stale,
+    Rate,
+}
+
+/// A rule as its JSON has it: every condition's fields optional, checked on conversion.
+#[derive(Serialize, Deserialize)]
+struct RawRule {
+    id: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    asset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sensor_id: Option<u32>,
+    field: String,
+    #[serde(rename = "type")]
+    kind: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hysteresis: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    per_second: Option<f64>,
+    severity: Severity,
+}
+
+impl TryFrom<RawRule> for Rule {
+    type Error = String;
+
+    fn try_from(r: RawRule) -> Result<Rule, String> {
+        let need = |v: Option<f64>, what: &str| {
+            v.ok_or_else(|| format!("a rule of this type needs `{what}`"))
+        };
+        let hysteresis = r.hysteresis.unwrap_or(0.0);
+        let condition = match r.kind {
+            Kind::Above => Condition::Above {
+                limit: need(r.limit, "limit")?,
+                hysteresis,
+            },
+            Kind::Below => Condition::Below {
+                limit: need(r.limit, "limit")?,
+                hysteresis,
+            },
+            Kind::Stale => Condition::Stale {
+                seconds: need(r.seconds, "seconds")?,
+            },
+            Kind::Rate => Condition::Rate {
+                per_second: need(r.per_second, "per_second")?,
+            },
+        };
+        Ok(Rule {
+            id: r.id,
+            asset: r.asset,
+            sensor_id: r.sensor_id,
+            field: r.field,
+            condition,
+            severity: r.severity,
+        })
+    }
+}
+
+impl From<Rule> for RawRule {
+    fn from(r: Rule) -> RawRule {
+        let (kind, limit, hysteresis, seconds, per_second) = match r.condition {
+            Condition::Above { limit, hysteresis } => {
+                (Kind::Above, Some(limit), Some(hysteresis), None, None)
+            }
+            Condition::Below { limit, hysteresis } => {
+                (Kind::Below, Some(limit), Some(hysteresis), None, None)
+            }
+            Condition::Stale { seconds } => (Kind::Stale, None, None, Some(seconds), None),
+            Condition::Rate { per_second } => (Kind::Rate, None, None, None, Some(per_second)),
+        };
+        RawRule {
+            id: r.id,
+            asset: r.asset,
+            sensor_id: r.sensor_id,
+            field: r.field,
+            kind,
+            limit,
+            hysteresis,
+            seconds,
+            per_second,
+            severity: r.severity,
+        }
+    }
 }
 
 impl Rule {
@@ -122,15 +217,17 @@ pub struct RuleSet {
 #[derive(Serialize, Deserialize)]
 struct RulesFile {
     echoes_rules: u32,
-    #[serde(flatten)]
-    set: RuleSet,
+    rules: Vec<Rule>,
+    #[serde(default)]
+    units: BTreeMap<String, String>,
 }
 
 impl RuleSet {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&RulesFile {
             echoes_rules: 1,
-            set: self.clone(),
+            rules: self.rules.clone(),
+            units: self.units.clone(),
         })
         .expect("rules serialise")
     }
@@ -142,7 +239,10 @@ impl RuleSet {
         if file.echoes_rules != 1 {
             return Err(RulesError::Version(file.echoes_rules));
         }
-        let mut set = file.set;
+        let mut set = RuleSet {
+            rules: file.rules,
+            units: file.units,
+        };
         for (index, r) in set.rules.iter().enumerate() {
             r.check()
                 .map_err(|reason| RulesError::Rule { index, reason })?;

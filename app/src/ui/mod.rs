@@ -555,10 +555,10 @@ async fn fit_bench() {
     let p: usize = query("p").and_then(|n| n.parse().ok()).unwrap_or(24);
     // In the trainer, where every fit runs.
     let result = match trainer::run(crate::training::Job::FitBench { n, p }, |_, _, _| {}).await {
-        crate::training::Reply::Bench(v) => v,
-        other => serde_json::json!({ "error": format!("{other:?}") }),
+        crate::training::Reply::Bench(v) => serde_json::to_string(&v).unwrap_or_default(),
+        other => format!("{{\"error\": {:?}}}", format!("{other:?}")),
     };
-    if let Ok(v) = js_sys::JSON::parse(&result.to_string()) {
+    if let Ok(v) = js_sys::JSON::parse(&result) {
         let _ = js_sys::Reflect::set(&window(), &"echoesFitBench".into(), &v);
     }
 }
