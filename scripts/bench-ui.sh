@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 trunk build --release
-wasm=$(ls dist/*.wasm)
+wasm=$(ls dist/app-*_bg.wasm)
 echo "app: $(stat -c %s "$wasm") bytes wasm, $(gzip -9 -c "$wasm" | wc -c) bytes gzip -9;" \
-  "all of dist/: $(cat dist/* 2>/dev/null | wc -c) bytes"
+  "trainer (a worker, loaded when a fit starts): $(stat -c %s dist/trainer_bg.wasm) bytes," \
+  "$(gzip -9 -c dist/trainer_bg.wasm | wc -c) gzip -9; all of dist/: $(cat dist/* 2>/dev/null | wc -c) bytes"
 cargo build --release --locked -p echoes-tests --bin ui_bench
 exec target/release/ui_bench

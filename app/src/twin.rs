@@ -248,8 +248,11 @@ pub struct Twin {
     /// Set when a checkpoint did not verify: this relay is not to be trusted any more.
     refused: Option<ChainError>,
     prognosis: PrognosisConfig,
-    /// The online model of every sensor reporting the health field.
-    trackers: BTreeMap<SensorKey, Tracker>,
+    /// The risk alarm's rule, made from `prognosis` once.
+    risk_rule: Option<Rule>,
+    /// The online model of every sensor reporting the health field, and whether its risk was
+    /// last above the alarm's clearing level (so the alarms are consulted only near the limit).
+    trackers: BTreeMap<SensorKey, (Tracker, bool)>,
 }
 
 /// What the chain log holds, in arrival order.
@@ -487,19 +490,32 @@ impl Twin {
                             .find(|f| f.name == *name)
                             .map(|f| f.value != 0.0)
                     });
-                    let tracker = self
+                    let (tracker, near) = self
                         .trackers
                         .entry(key.clone())
-                        .or_insert_with(|| Tracker::new(self.prognosis.forget));
+                        .or_insert_with(|| (Tracker::new(self.prognosis.forget), false));
                     let p = tracker.observe(ts_us, health.value, running, &self.prognosis);
-                    let o = Observation {
-                        key: &key,
-                        seq: c.seq,
-                        ts_us,
-                        value: p.risk * 100.0,
-                        previous: None,
+                    let rule = self
+                        .risk_rule
+                        .get_or_insert_with(|| risk_rule(&self.prognosis));
+                    let clears = match rule.condition {
+                        Condition::Above { limit, hysteresis } => limit - hysteresis,
+                        _ => 0.0,
                     };
-                    changes.alarms |= self.alarms.observe(&risk_rule(&self.prognosis), &o, now_ms);
+                    let risk = p.risk * 100.0;
+                    // Most readings are far below the alarm: skip the alarm list for those
+                    // (one more look after falling below, to clear it).
+                    if risk > clears || *near {
+                        *near = risk > clears;
+                        let o = Observation {
+                            key: &key,
+                            seq: c.seq,
+                            ts_us,
+                            value: risk,
+                            previous: None,
+                        };
+                        changes.alarms |= self.alarms.observe(rule, &o, now_ms);
+                    }
                 }
                 latest.received_ms = now_ms;
                 latest.count += 1;
@@ -810,21 +826,27 @@ impl Twin {
     /// Replaces the prognosis settings; the online models start again.
     pub fn set_prognosis_config(&mut self, config: PrognosisConfig) {
         self.prognosis = config;
+        self.risk_rule = None;
         self.trackers.clear();
         self.alarms.retain_rules(&self.rules.rules);
     }
 
     /// The online prognosis of an asset (of its sensor reporting the health field).
     pub fn prognosis(&self, asset: &str) -> Option<(&SensorKey, &Prognosis)> {
+        let first = SensorKey {
+            asset: asset.to_string(),
+            sensor_id: 0,
+        };
         self.trackers
-            .iter()
-            .find(|(k, _)| k.asset == asset)
-            .map(|(k, t)| (k, t.prognosis()))
+            .range(first..)
+            .next()
+            .filter(|(k, _)| k.asset == asset)
+            .map(|(k, t)| (k, t.0.prognosis()))
     }
 
     /// Every asset's online prognosis.
     pub fn prognoses(&self) -> impl Iterator<Item = (&SensorKey, &Prognosis)> {
-        self.trackers.iter().map(|(k, t)| (k, t.prognosis()))
+        self.trackers.iter().map(|(k, t)| (k, t.0.prognosis()))
     }
 
     pub fn sensors(&self) -> &BTreeMap<SensorKey, Sensor> {

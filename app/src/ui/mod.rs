@@ -142,7 +142,12 @@ pub(crate) struct Live {
     saved_key: StoredValue<Option<echoes_proto::PublicKey>>,
     /// The wear model last trained on the live history (what-if and recommendations).
     pub wear: RwSignal<Option<Result<crate::prognosis::WearModel, String>>>,
+    /// When the alarm list was last pushed to the page.
+    alarms_shown_ms: StoredValue<f64>,
 }
+
+/// Least time between two refreshes of the alarm list and overview order for alarm changes.
+const ALARMS_REFRESH_MS: f64 = 1000.0;
 
 impl Live {
     /// The version signal of one asset (created on first use).
@@ -183,6 +188,8 @@ impl Live {
         });
         if changed == Some(true) {
             self.pending.update_value(|p| p.alarms = true);
+            // The user's own action shows at once.
+            self.alarms_shown_ms.set_value(f64::NEG_INFINITY);
             self.flush();
         }
     }
@@ -211,10 +218,22 @@ impl Live {
 
     /// Pushes what changed since the last frame to the signals the page reads.
     fn flush(&self) {
-        let pending = self
+        let mut pending = self
             .pending
             .try_update_value(std::mem::take)
             .unwrap_or_default();
+        if pending.alarms {
+            // With many machines near their limits the alarm list can change on every frame;
+            // the list follows it at most once a second, and the overview order with the clock
+            // (the tiles' own colours still change at once, with their readings).
+            let now = now_ms();
+            if now - self.alarms_shown_ms.get_value() < ALARMS_REFRESH_MS {
+                self.pending.update_value(|p| p.alarms = true);
+                pending.alarms = false;
+            } else {
+                self.alarms_shown_ms.set_value(now);
+            }
+        }
         if !pending.assets.is_empty() {
             self.versions.with_value(|v| {
                 for a in &pending.assets {
@@ -252,7 +271,7 @@ impl Live {
             if pending.alarms {
                 self.alarms.set(twin.alarms().iter().cloned().collect());
             }
-            if pending.added || pending.alarms {
+            if pending.added {
                 self.assets.set(twin.overview(now_ms()));
             }
             if pending.records {
@@ -481,6 +500,7 @@ pub fn App() -> impl IntoView {
         perf: StoredValue::new(Perf::default()),
         saved_key: StoredValue::new(saved_key),
         wear: RwSignal::new(None),
+        alarms_shown_ms: StoredValue::new(0.0),
     };
     provide_context(live);
     header::apply_theme(header::saved_theme());

@@ -256,7 +256,9 @@ fn Tile(name: String, top: i64, left: i64, width: i64) -> impl IntoView {
                 <span class="pill" data-status=move || status().name()>{move || status().label()}</span>
             </header>
             <ul>{lines}</ul>
-            {move || prognosis.get().map(|(text, high)| view! { <p class="prog" class:high=high>{text}</p> })}
+            <p class="prog" class:high=move || prognosis.with(|p| p.as_ref().is_some_and(|p| p.1))>
+                {move || prognosis.with(|p| p.as_ref().map(|p| p.0.clone()).unwrap_or_default())}
+            </p>
             <footer>{footer}</footer>
         </a>
     }
