@@ -239,7 +239,9 @@ async fn what_if_and_recommendation_against_the_simulator() {
         .await
         .unwrap();
     browser
-        .js("document.querySelector('.columns').scrollIntoView(); return true")
+        .js("const c = document.querySelector('.columns');
+             const h = document.querySelector('header.topbar')?.offsetHeight || 100;
+             window.scrollTo(0, c.getBoundingClientRect().top + window.scrollY - h - 8); return true")
         .await
         .unwrap();
     let png = browser.client.screenshot().await.unwrap();
