@@ -30,6 +30,22 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   as_root apt-get install -y -q nodejs npm
 fi
 
+# The edge build for the tests (skipped by run.sh, like the browser): the relay cross-compiled for
+# aarch64 with Debian's cross gcc, and run under Debian's qemu-user.
+if [ -z "${ECHOES_SETUP_NO_BROWSER:-}" ]; then
+  if ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || ! command -v qemu-aarch64 >/dev/null 2>&1 \
+     || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+    log "installing gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user (Debian)"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -q
+    as_root apt-get install -y -q gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  fi
+  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    log "adding rust target aarch64-unknown-linux-gnu"
+    rustup target add aarch64-unknown-linux-gnu
+  fi
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown

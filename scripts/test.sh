@@ -24,7 +24,11 @@ cargo clippy -p app -p echoes-proto --all-targets --locked --target wasm32-unkno
 step "build the app (trunk, release)"
 trunk build --release
 
-step "native tests: proto, relay, app core, relay integration, browser end-to-end"
+step "the relay for aarch64 (Debian's cross gcc; tested under qemu-user below)"
+cargo build --release --locked -p echoes-relay --bin echoes-relay --target aarch64-unknown-linux-gnu
+export ECHOES_ARM_RELAY="$PWD/target/aarch64-unknown-linux-gnu/release/echoes-relay"
+
+step "native tests: proto, relay, app core, relay integration, browser end-to-end, the aarch64 relay"
 tests cargo test --workspace --locked
 
 step "core tests in headless Chromium (wasm-pack)"

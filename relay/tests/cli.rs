@@ -18,7 +18,13 @@ struct Relay {
 }
 
 fn start(args: &[&str]) -> Relay {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_echoes-relay"))
+    launch(Command::new(env!("CARGO_BIN_EXE_echoes-relay")), args)
+}
+
+/// Starts `program` (the relay, or an emulator running it) with `serve` on loopback ports and
+/// `args`, and reads the addresses it prints.
+fn launch(mut program: Command, args: &[&str]) -> Relay {
+    let mut child = program
         .args([
             "serve",
             "--http",
@@ -316,4 +322,97 @@ async fn verify_accepts_the_relays_journal_and_pinpoints_tampering() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_file(&capture).unwrap();
+}
+
+/// Resident memory of a process (KiB), from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// The relay cross-compiled for aarch64 (`scripts/test.sh` builds it with Debian's cross gcc and
+/// names it in `ECHOES_ARM_RELAY`), run under qemu-user: a feed in, a WebSocket client out, the
+/// chain valid from genesis, a clean stop. Prints its size and memory for docs/benchmarks.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aarch64_relay_runs_under_qemu_with_a_valid_chain() {
+    let Some(bin) = std::env::var_os("ECHOES_ARM_RELAY") else {
+        eprintln!(
+            "skipped: ECHOES_ARM_RELAY is not set (scripts/test.sh cross-builds the aarch64 \
+             relay and sets it)"
+        );
+        return;
+    };
+    let size = std::fs::metadata(&bin).unwrap().len();
+    let dir = std::env::temp_dir().join(format!("echoes-arm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut qemu = Command::new("qemu-aarch64");
+    qemu.args(["-L", "/usr/aarch64-linux-gnu"]).arg(&bin);
+    let mut relay = launch(qemu, &["--journal", dir.to_str().unwrap()]);
+    let idle = rss_kib(relay.child.id());
+
+    // A client watching from the start, and a gateway writing 20,000 readings.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", relay.http))
+        .await
+        .unwrap();
+    let n = 20_000u64;
+    let ingest = relay.ingest.clone();
+    let feeder = std::thread::spawn(move || {
+        let mut feed = TcpStream::connect(&ingest).unwrap();
+        for chunk in 0..n / 100 {
+            let lines: String = (0..100)
+                .map(|i| {
+                    format!(
+                        "{{\"asset\":\"pump-{}\",\"sensor_id\":{i},\"vibration\":{}.5}}\n",
+                        chunk % 4,
+                        chunk * 100 + i
+                    )
+                })
+                .collect();
+            feed.write_all(lines.as_bytes()).unwrap();
+        }
+    });
+    let mut follower = Follower::new();
+    let mut errors = Vec::new();
+    let mut last = 0;
+    while last < n {
+        let msg = tokio::time::timeout(Duration::from_secs(60), ws.next())
+            .await
+            .expect("records within a minute")
+            .unwrap()
+            .unwrap();
+        let frame = match msg {
+            Message::Binary(b) => Frame::from_binary(&b).unwrap(),
+            Message::Text(t) => Frame::from_json(&t).unwrap(),
+            _ => continue,
+        };
+        errors.extend(follower.frame(&frame));
+        if let Frame::Records { records, .. } = &frame {
+            last = records.last().map_or(last, |r| r.seq);
+        }
+    }
+    feeder.join().unwrap();
+    assert_eq!(errors, vec![], "the chain from the aarch64 relay");
+    assert_eq!(head_seq(&relay.http), n);
+    let loaded = rss_kib(relay.child.id());
+    // And the journal it wrote replays from genesis, linked.
+    let frames = frames_from_genesis(&relay.http, n).await;
+    let mut replay = Follower::from_genesis();
+    let errors: Vec<_> = frames.iter().flat_map(|f| replay.frame(f)).collect();
+    assert_eq!(errors, vec![]);
+
+    Command::new("kill")
+        .args(["-TERM", &relay.child.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = relay.child.wait().unwrap();
+    assert!(exit.success(), "exit status {exit}");
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "aarch64 relay: {size} bytes; under qemu-user (the emulator's own memory included): \
+         RSS idle {idle} KiB, after {n} records with a client {loaded} KiB"
+    );
 }
