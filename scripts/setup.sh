@@ -40,6 +40,13 @@ if [ -z "${ECHOES_SETUP_NO_BROWSER:-}" ]; then
     as_root apt-get update -q
     as_root apt-get install -y -q gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   fi
+  # nginx runs deploy/nginx/echoes.conf in the deployment test.
+  if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    log "installing nginx (Debian)"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -q
+    as_root apt-get install -y -q nginx
+  fi
   if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     log "adding rust target aarch64-unknown-linux-gnu"
     rustup target add aarch64-unknown-linux-gnu

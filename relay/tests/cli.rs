@@ -416,3 +416,56 @@ async fn the_aarch64_relay_runs_under_qemu_with_a_valid_chain() {
          RSS idle {idle} KiB, after {n} records with a client {loaded} KiB"
     );
 }
+
+/// The shipped systemd unit (deploy/systemd/echoes-relay.service) is valid and hardened:
+/// `systemd-analyze verify` accepts it (with the relay built here in place of
+/// /usr/local/bin/echoes-relay) and `systemd-analyze security` rates its exposure at most 2.0
+/// of 10 ("OK").
+#[test]
+fn the_systemd_unit_verifies_and_is_hardened() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no systemd-analyze on this machine");
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let unit = std::fs::read_to_string(root.join("deploy/systemd/echoes-relay.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/echoes-relay serve"));
+    let unit = unit.replace(
+        "/usr/local/bin/echoes-relay",
+        env!("CARGO_BIN_EXE_echoes-relay"),
+    );
+    let dir = std::env::temp_dir().join(format!("echoes-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echoes-relay.service");
+    std::fs::write(&path, unit).unwrap();
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let security = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&security.stdout);
+    let exposure: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for echoes-relay.service: ")
+                .nth(1)
+        })
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
+    assert!(exposure <= 2.0, "exposure {exposure}:\n{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

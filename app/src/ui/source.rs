@@ -10,20 +10,60 @@ use super::{apply, query, stored, Conn, Live, RELAY_KEY, TOKEN_KEY};
 use crate::twin::Twin;
 
 /// The relay's WebSocket URL: `?relay=` if given, else the one saved in Settings, else `/ws` on
-/// the page's own origin (`wss:` when the page came over HTTPS).
+/// the page's own origin (`wss:` when the page came over HTTPS). [`site_config`] may replace
+/// the last.
 pub fn relay_url() -> String {
-    let location = window().location();
+    chosen_relay().unwrap_or_else(same_origin_relay)
+}
+
+/// The relay the user chose for this browser: `?relay=`, or Settings.
+fn chosen_relay() -> Option<String> {
     query("relay")
         .filter(|s| !s.is_empty())
         .or_else(|| stored(RELAY_KEY))
-        .unwrap_or_else(|| {
-            let scheme = if location.protocol().ok().as_deref() == Some("https:") {
-                "wss"
-            } else {
-                "ws"
-            };
-            format!("{scheme}://{}/ws", location.host().unwrap_or_default())
-        })
+}
+
+fn same_origin_relay() -> String {
+    let location = window().location();
+    let scheme = if location.protocol().ok().as_deref() == Some("https:") {
+        "wss"
+    } else {
+        "ws"
+    };
+    format!("{scheme}://{}/ws", location.host().unwrap_or_default())
+}
+
+/// The site's runtime configuration: `config.json` beside `index.html`, written by whoever
+/// hosts the app (deploy/config.json), read at start so the relay and token change without a
+/// rebuild. What a user sets in this browser (Settings, `?relay=`) wins over it.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SiteConfig {
+    pub relay: Option<String>,
+    pub token: Option<String>,
+}
+
+/// Fetches `config.json`; none (404, or not JSON) is the usual case and means no site config.
+/// A file that is there but wrong is reported in the console and ignored.
+pub async fn site_config() -> SiteConfig {
+    let Ok(response) = gloo_net::http::Request::get("config.json").send().await else {
+        return SiteConfig::default();
+    };
+    // A host that answers every path with index.html (the relay does, for the app's routes)
+    // has no config: only JSON counts.
+    let json = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|t| t.contains("json"));
+    if !response.ok() || !json {
+        return SiteConfig::default();
+    }
+    match response.json::<SiteConfig>().await {
+        Ok(c) => c,
+        Err(e) => {
+            leptos::logging::warn!("ignoring config.json: {e}");
+            SiteConfig::default()
+        }
+    }
 }
 
 /// `?demo` (or `?demo=<sensors>`, with `&assets=` and `&rate=` per-sensor Hz): run the
@@ -45,8 +85,8 @@ pub fn demo_request() -> Option<(u32, u32, f64)> {
 /// (`localStorage["echoes.token"]`) as the subprotocol `echoes.token.<token>` next to
 /// `echoes.v1`: browsers can send no other header on a WebSocket, and this keeps the token out
 /// of URLs and server logs. Without a token it offers no subprotocol, so any relay will do.
-fn open(url: &str) -> Option<WebSocket> {
-    match stored(TOKEN_KEY) {
+fn open(url: &str, site_token: Option<&str>) -> Option<WebSocket> {
+    match stored(TOKEN_KEY).or_else(|| site_token.map(str::to_string)) {
         Some(t) => WebSocket::open_with_protocols(
             url,
             &["echoes.v1".to_string(), format!("echoes.token.{t}")],
@@ -68,6 +108,16 @@ fn with_from(url: &str, from: u64) -> String {
 /// this browser it fell behind (`gap`) is asked again, at once, from where it fell behind.
 /// Ends when the user switches to the in-browser demo.
 pub async fn connection(live: Live) {
+    let site = site_config().await;
+    if let (None, Some(relay)) = (chosen_relay(), site.relay.filter(|r| !r.is_empty())) {
+        // The site names its relay: use it, with the key this browser pinned for it, if any.
+        let key = super::pinned_key(&relay);
+        if let Some(k) = key {
+            live.twin.update_value(|t| t.pin(k));
+        }
+        live.saved_key.set_value(key);
+        live.url.set(relay);
+    }
     let base = live.url.get_untracked();
     let mut attempt = 0u32;
     let mut ever_live = false;
@@ -79,7 +129,7 @@ pub async fn connection(live: Live) {
         let from = live.twin.with_value(Twin::resume_from);
         let url = from.map_or_else(|| base.clone(), |f| with_from(&base, f));
         let mut refetch = false;
-        if let Some(ws) = open(&url) {
+        if let Some(ws) = open(&url, site.token.as_deref()) {
             // The write half is unused, but dropping it would close the socket.
             let (_write, mut read) = ws.split();
             let mut frames = 0u64;
