@@ -40,6 +40,13 @@ if [ -z "${ECHOES_SETUP_NO_BROWSER:-}" ]; then
     as_root apt-get update -q
     as_root apt-get install -y -q gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   fi
+  # Mosquitto is the broker of the MQTT ingest tests.
+  if [ ! -x /usr/sbin/mosquitto ] && ! command -v mosquitto >/dev/null 2>&1; then
+    log "installing mosquitto (Debian)"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -q
+    as_root apt-get install -y -q mosquitto
+  fi
   # nginx runs deploy/nginx/echoes.conf in the deployment test.
   if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     log "installing nginx (Debian)"

@@ -47,6 +47,8 @@ pub struct Config {
     pub dist: Option<PathBuf>,
     /// Start the built-in simulator against our own ingest port.
     pub demo: Option<SimConfig>,
+    /// Also take records from an MQTT broker.
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
     /// Name and version announced in `hello` frames.
     pub relay_name: String,
     /// The relay's Ed25519 key (64 hex digits of secret, made if absent); default
@@ -78,6 +80,7 @@ impl Default for Config {
             feed_tls: None,
             dist: None,
             demo: None,
+            mqtt: None,
             relay_name: concat!("echoes-relay ", env!("CARGO_PKG_VERSION")).to_string(),
             key_file: None,
             checkpoint_every: 1000,

@@ -18,6 +18,7 @@ pub mod http;
 pub mod ingest;
 pub mod journal;
 pub mod lines;
+pub mod mqtt;
 pub mod replay;
 pub mod sign;
 pub mod sim;
@@ -131,6 +132,15 @@ pub async fn run(
         });
     }
 
+    if let Some(mqtt) = config.mqtt.clone() {
+        tasks.spawn(mqtt::run(
+            mqtt,
+            records_tx.clone(),
+            config.clone(),
+            stats.clone(),
+            shutdown.clone(),
+        ));
+    }
     tasks.spawn(ingest::accept(
         listeners.ingest,
         records_tx,

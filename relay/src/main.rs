@@ -167,6 +167,16 @@ struct ServeArgs {
     demo: bool,
     #[command(flatten)]
     sim: SimFlags,
+    /// Also subscribe to an MQTT broker (HOST:PORT); messages are acknowledged once journaled.
+    #[arg(long, value_name = "HOST:PORT")]
+    mqtt: Option<String>,
+    /// Topic filter to subscribe to (QoS 1); repeat for several. A topic's last two levels name
+    /// the asset and sensor id (`plant/pump-01/3`) unless the payload does.
+    #[arg(long = "mqtt-topic", default_value = "echoes/#", requires = "mqtt")]
+    mqtt_topics: Vec<String>,
+    /// The broker keeps this relay's session (unacknowledged messages) under this client id.
+    #[arg(long, default_value = "echoes-relay", requires = "mqtt")]
+    mqtt_client_id: String,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -310,6 +320,12 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 .map(|h| std::time::Duration::from_secs(h * 3600)),
         }),
         demo: args.demo.then(|| args.sim.config(None)),
+        mqtt: args
+            .mqtt
+            .map(|broker| {
+                relay::mqtt::MqttConfig::new(&broker, args.mqtt_topics, args.mqtt_client_id)
+            })
+            .transpose()?,
         key_file: args.key_file,
         checkpoint_every: args.checkpoint_every,
         checkpoint_interval: std::time::Duration::from_secs_f64(args.checkpoint_secs.max(0.01)),

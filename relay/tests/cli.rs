@@ -1,94 +1,17 @@
 //! The `echoes-relay` binary itself: it prints where to look, serves a growing chain, stops
 //! cleanly on SIGTERM, and survives `kill -9` with its journal.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::*;
 use echoes_proto::{Follower, Frame};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
-
-/// A relay process and the addresses it printed.
-struct Relay {
-    child: Child,
-    http: String,
-    ingest: String,
-}
-
-fn start(args: &[&str]) -> Relay {
-    launch(Command::new(env!("CARGO_BIN_EXE_echoes-relay")), args)
-}
-
-/// Starts `program` (the relay, or an emulator running it) with `serve` on loopback ports and
-/// `args`, and reads the addresses it prints.
-fn launch(mut program: Command, args: &[&str]) -> Relay {
-    let mut child = program
-        .args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--ingest",
-            "127.0.0.1:0",
-            "--dist",
-            "/nonexistent",
-        ])
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        line.starts_with("Echoes is running: open http://127.0.0.1:"),
-        "{line}"
-    );
-    let (http, ingest) =
-        relay::parse_ready_line(&line).unwrap_or_else(|| panic!("no addresses in {line:?}"));
-    Relay {
-        http,
-        ingest,
-        child,
-    }
-}
-
-fn get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
-}
-
-fn head_seq(http: &str) -> u64 {
-    let v: serde_json::Value = serde_json::from_str(&get(http, "/healthz")).unwrap_or_default();
-    v["head_seq"].as_u64().unwrap_or(0)
-}
-
-fn wait_for_head(http: &str, at_least: u64) -> u64 {
-    let start = Instant::now();
-    loop {
-        let head = head_seq(http);
-        if head >= at_least {
-            return head;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "chain stuck at {head}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn serve_demo_prints_its_url_chains_and_stops_on_sigterm() {
@@ -112,30 +35,6 @@ fn serve_demo_prints_its_url_chains_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit status {exit}");
-}
-
-/// Reads `/ws?from=1&format=json` until `last`, returning every frame.
-async fn frames_from_genesis(http: &str, last: u64) -> Vec<Frame> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://{http}/ws?from=1&format=json"))
-            .await
-            .unwrap();
-    let mut frames = Vec::new();
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let Message::Text(text) = msg else { continue };
-        let frame = Frame::from_json(&text).unwrap();
-        let done =
-            matches!(&frame, Frame::Records { records, .. } if records.last().unwrap().seq >= last);
-        frames.push(frame);
-        if done {
-            return frames;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
