@@ -186,7 +186,7 @@ async fn watch(http: String, stop: Arc<AtomicBool>) -> (u64, Vec<f64>) {
             for r in &records {
                 n += 1;
                 // One sample in 50 is plenty for percentiles.
-                if n % 50 == 0 {
+                if n.is_multiple_of(50) {
                     latencies.push((now - r.record.ts_us()) as f64 / 1000.0);
                 }
             }
