@@ -201,7 +201,7 @@ pub fn save_screenshot(name: &str, png: &[u8]) {
     let dir = root.join("target/e2e");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    const IN_DOCS: [&str; 7] = [
+    const IN_DOCS: [&str; 8] = [
         "overview",
         "detail",
         "alarms",
@@ -209,6 +209,7 @@ pub fn save_screenshot(name: &str, png: &[u8]) {
         "integrity",
         "training",
         "whatif",
+        "fleet",
     ];
     if std::env::var_os("ECHOES_UPDATE_DOCS").is_some() && IN_DOCS.contains(&name) {
         std::fs::write(root.join(format!("docs/screenshot-{name}.png")), png).unwrap();

@@ -43,6 +43,7 @@ pub fn Header() -> impl IntoView {
             <a class="brand" href="#/">"Echoes"</a>
             <nav>
                 <a href="#/" class:current=on(|r| matches!(r, Route::Overview | Route::Asset { .. }))>"Overview"</a>
+                <a href="#/fleet" class:current=on(|r| *r == Route::Fleet)>"Fleet"</a>
                 <a href="#/integrity" class:current=on(|r| *r == Route::Integrity)>"Integrity"</a>
                 <a href="#/models" class:current=on(|r| *r == Route::Models)>"Models"</a>
                 <a href="#/alarms" class:current=on(|r| *r == Route::Alarms)>

@@ -10,6 +10,7 @@
 mod alarms;
 mod chart;
 mod detail;
+mod fleet;
 mod header;
 mod integrity;
 mod models;
@@ -56,6 +57,7 @@ pub enum Route {
     Alarms,
     Integrity,
     Models,
+    Fleet,
 }
 
 impl Route {
@@ -66,6 +68,7 @@ impl Route {
             (Some("alarms"), ..) => Route::Alarms,
             (Some("integrity"), ..) => Route::Integrity,
             (Some("models"), ..) => Route::Models,
+            (Some("fleet"), ..) => Route::Fleet,
             (Some("asset"), Some(name), sensor) => Route::Asset {
                 name: js_sys::decode_uri_component(name)
                     .ok()
@@ -83,6 +86,7 @@ impl Route {
             Route::Alarms => "#/alarms".into(),
             Route::Integrity => "#/integrity".into(),
             Route::Models => "#/models".into(),
+            Route::Fleet => "#/fleet".into(),
             Route::Asset { name, sensor } => {
                 let name = String::from(js_sys::encode_uri_component(name));
                 match sensor {
@@ -533,6 +537,7 @@ pub fn App() -> impl IntoView {
                 Route::Alarms => view! { <alarms::AlarmsPage/> }.into_any(),
                 Route::Integrity => view! { <integrity::IntegrityPage/> }.into_any(),
                 Route::Models => view! { <models::ModelsPage/> }.into_any(),
+                Route::Fleet => view! { <fleet::FleetPage/> }.into_any(),
             }}
         </main>
     }

@@ -40,6 +40,29 @@ fn same_origin_relay() -> String {
 pub struct SiteConfig {
     pub relay: Option<String>,
     pub token: Option<String>,
+    /// The relays of the fleet view (`#/fleet`).
+    #[serde(default)]
+    pub relays: Vec<FleetRelay>,
+}
+
+/// One relay of the fleet: `{"name": "north", "url": "wss://north.example.org/ws"}`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct FleetRelay {
+    pub name: Option<String>,
+    pub url: String,
+}
+
+impl FleetRelay {
+    /// Its name, or its host when it has none.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let rest = self
+                .url
+                .split_once("://")
+                .map_or(self.url.as_str(), |(_, r)| r);
+            rest.split('/').next().unwrap_or(rest).to_string()
+        })
+    }
 }
 
 /// Fetches `config.json`; none (404, or not JSON) is the usual case and means no site config.
@@ -85,7 +108,7 @@ pub fn demo_request() -> Option<(u32, u32, f64)> {
 /// (`localStorage["echoes.token"]`) as the subprotocol `echoes.token.<token>` next to
 /// `echoes.v1`: browsers can send no other header on a WebSocket, and this keeps the token out
 /// of URLs and server logs. Without a token it offers no subprotocol, so any relay will do.
-fn open(url: &str, site_token: Option<&str>) -> Option<WebSocket> {
+pub(crate) fn open(url: &str, site_token: Option<&str>) -> Option<WebSocket> {
     match stored(TOKEN_KEY).or_else(|| site_token.map(str::to_string)) {
         Some(t) => WebSocket::open_with_protocols(
             url,
@@ -97,7 +120,7 @@ fn open(url: &str, site_token: Option<&str>) -> Option<WebSocket> {
 }
 
 /// `url` with `from=N` added to its query.
-fn with_from(url: &str, from: u64) -> String {
+pub(crate) fn with_from(url: &str, from: u64) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}from={from}")
 }

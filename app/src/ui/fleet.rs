@@ -1,0 +1,364 @@
+//! The fleet (`#/fleet`): several relays at once — typically one per site — each with its own
+//! chain, pinned key and integrity state, their assets merged into one overview with a site
+//! column and a site filter. A relay that is down shows as disconnected and is retried; the
+//! others stay live. The relays come from `?relays=`, the site's `config.json` (`"relays"`), or
+//! the list saved in this browser.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use futures::StreamExt;
+use gloo_net::websocket::Message;
+use leptos::prelude::*;
+
+use echoes_proto::Frame;
+
+use super::source::{open, site_config, with_from, FleetRelay};
+use super::{
+    describe, format_value, now_ms, pinned_key, query, save_pinned_key, storage, stored, Conn, Live,
+};
+use crate::twin::{Integrity, Status, Twin};
+
+const FLEET_KEY: &str = "echoes.fleet";
+/// Least time between two redraws of one site's rows (its records are applied at once).
+const REDRAW_MS: f64 = 250.0;
+
+/// One relay of the fleet and what this browser knows of it.
+#[derive(Clone, Copy, PartialEq)]
+struct Site {
+    name: StoredValue<String>,
+    url: StoredValue<String>,
+    twin: StoredValue<Twin>,
+    conn: RwSignal<Conn>,
+    /// Bumped (at most every [`REDRAW_MS`]) when the site's twin changed.
+    version: RwSignal<u64>,
+}
+
+impl Site {
+    fn new(relay: &FleetRelay) -> Site {
+        let mut twin = Twin::new();
+        if let Some(key) = pinned_key(&relay.url) {
+            twin.pin(key);
+        }
+        Site {
+            name: StoredValue::new(relay.label()),
+            url: StoredValue::new(relay.url.clone()),
+            twin: StoredValue::new(twin),
+            conn: RwSignal::new(Conn::Connecting),
+            version: RwSignal::new(0),
+        }
+    }
+}
+
+/// `name=url` or `url`, separated by commas (the query) or lines (the saved list).
+fn parse_list(text: &str) -> Vec<FleetRelay> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.split_once(['=', ' ']) {
+            Some((name, url)) if !url.trim().is_empty() => FleetRelay {
+                name: Some(name.trim().to_string()),
+                url: url.trim().to_string(),
+            },
+            _ => FleetRelay {
+                name: None,
+                url: l.to_string(),
+            },
+        })
+        .collect()
+}
+
+fn list_text(relays: &[FleetRelay]) -> String {
+    relays
+        .iter()
+        .map(|r| match &r.name {
+            Some(n) => format!("{n} {}", r.url),
+            None => r.url.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Follows one relay until `alive` turns false: connect, verify and apply every frame to the
+/// site's own twin, reconnect with backoff from where it stopped.
+// Signals are set with `try_`: the page may have gone (and its signals with it) while a
+// socket was awaited.
+async fn follow(site: Site, alive: Rc<Cell<bool>>) {
+    let base = site.url.get_value();
+    let mut attempt = 0u32;
+    let mut redrawn = 0.0;
+    while alive.get() {
+        let _ = site.conn.try_set(Conn::Connecting);
+        let from = site.twin.try_with_value(Twin::resume_from).flatten();
+        let url = from.map_or_else(|| base.clone(), |f| with_from(&base, f));
+        if let Some(ws) = open(&url, None) {
+            let (_write, mut read) = ws.split();
+            let mut first = true;
+            while let Some(Ok(msg)) = read.next().await {
+                if !alive.get() {
+                    return;
+                }
+                let frame = match msg {
+                    Message::Bytes(b) => Frame::from_binary(&b),
+                    Message::Text(t) => Frame::from_json(&t),
+                };
+                let Ok(frame) = frame else { continue };
+                if first {
+                    first = false;
+                    attempt = 0;
+                    let _ = site
+                        .twin
+                        .try_update_value(|t| t.reconnected(from.is_some()));
+                    let _ = site.conn.try_set(Conn::Live);
+                }
+                let now = now_ms();
+                let (refused, key) = site
+                    .twin
+                    .try_update_value(|t| {
+                        t.apply(&frame, now);
+                        (t.refused().is_some(), t.pinned().copied())
+                    })
+                    .unwrap_or((false, None));
+                if refused {
+                    let _ = site.conn.try_set(Conn::Refused);
+                    let _ = site.version.try_update(|v| *v += 1);
+                    return;
+                }
+                // Trust on first use, per relay URL, as on the single-relay pages.
+                if let Some(k) = key {
+                    if pinned_key(&base) != Some(k) {
+                        save_pinned_key(&base, Some(&k));
+                    }
+                }
+                if now - redrawn >= REDRAW_MS {
+                    redrawn = now;
+                    let _ = site.version.try_update(|v| *v += 1);
+                }
+            }
+        }
+        let _ = site.version.try_update(|v| *v += 1);
+        if !alive.get() {
+            return;
+        }
+        attempt += 1;
+        let delay_ms = 500u32
+            .saturating_mul(1 << attempt.min(5).saturating_sub(1))
+            .min(15_000);
+        let _ = site.conn.try_set(Conn::Retrying { attempt, delay_ms });
+        gloo_timers::future::TimeoutFuture::new(delay_ms).await;
+    }
+}
+
+/// One asset of one site, as the merged overview shows it.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    site: String,
+    asset: String,
+    status: Status,
+    sensors: usize,
+    values: String,
+    live: bool,
+}
+
+#[component]
+pub fn FleetPage() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let relays = RwSignal::new(Vec::<FleetRelay>::new());
+    let editing = RwSignal::new(String::new());
+    // Where the list comes from: the URL, the site's config, this browser.
+    leptos::task::spawn_local(async move {
+        let list = match query("relays").filter(|q| !q.is_empty()) {
+            Some(q) => parse_list(&q),
+            None => {
+                let from_site = site_config().await.relays;
+                if from_site.is_empty() {
+                    stored(FLEET_KEY)
+                        .map(|t| parse_list(&t))
+                        .unwrap_or_default()
+                } else {
+                    from_site
+                }
+            }
+        };
+        editing.set(list_text(&list));
+        relays.set(list);
+    });
+    let sites = Memo::new(move |_| relays.get().iter().map(Site::new).collect::<Vec<_>>());
+    // Each list of sites gets its own connections; the previous ones stop.
+    let alive: StoredValue<Option<Rc<Cell<bool>>>, LocalStorage> = StoredValue::new_local(None);
+    Effect::new(move |_| {
+        let sites = sites.get();
+        if let Some(old) = alive.get_value() {
+            old.set(false);
+        }
+        let flag = Rc::new(Cell::new(true));
+        alive.set_value(Some(flag.clone()));
+        for site in sites {
+            leptos::task::spawn_local(follow(site, flag.clone()));
+        }
+    });
+    on_cleanup(move || {
+        if let Some(flag) = alive.get_value() {
+            flag.set(false);
+        }
+    });
+    let apply_list = move |_| {
+        let text = editing.get_untracked();
+        if let Some(s) = storage() {
+            let _ = s.set_item(FLEET_KEY, &text);
+        }
+        relays.set(parse_list(&text));
+    };
+
+    let site_filter = RwSignal::new(None::<String>);
+    let search = RwSignal::new(String::new());
+    let rows = Memo::new(move |_| {
+        let now = live.now_ms.get();
+        let mut rows = Vec::new();
+        for site in sites.get() {
+            site.version.track();
+            let name = site.name.get_value();
+            let up = matches!(site.conn.get(), Conn::Live);
+            site.twin.with_value(|t| {
+                for a in t.overview(now) {
+                    let values = a
+                        .worst
+                        .first()
+                        .map(|l| {
+                            l.values
+                                .iter()
+                                .map(|(f, v)| format!("{f} {}", format_value(*v)))
+                                .collect::<Vec<_>>()
+                                .join(" · ")
+                        })
+                        .unwrap_or_default();
+                    rows.push(Row {
+                        site: name.clone(),
+                        asset: a.name,
+                        status: a.status,
+                        sensors: a.sensors,
+                        values,
+                        live: up,
+                    });
+                }
+            });
+        }
+        rows.sort_by(|a, b| {
+            b.status
+                .cmp(&a.status)
+                .then_with(|| (&a.site, &a.asset).cmp(&(&b.site, &b.asset)))
+        });
+        rows
+    });
+    let shown = move || {
+        let f = site_filter.get();
+        let q = search.get().trim().to_lowercase();
+        rows.get()
+            .into_iter()
+            .filter(|r| f.as_ref().is_none_or(|s| *s == r.site))
+            .filter(|r| q.is_empty() || r.asset.to_lowercase().contains(&q))
+            .map(|r| {
+                view! {
+                    <tr data-site=r.site.clone() data-asset=r.asset.clone() data-status=r.status.name() class:offline=!r.live>
+                        <td class="site">{r.site.clone()}</td>
+                        <td class="asset">{r.asset.clone()}</td>
+                        <td><span class="pill" data-status=r.status.name()>{r.status.label()}</span></td>
+                        <td>{r.sensors}</td>
+                        <td class="mono">{r.values.clone()}</td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+    let cards = move || {
+        sites
+            .get()
+            .into_iter()
+            .map(|site| {
+                let state = move || match site.conn.get() {
+                    Conn::Live => "live".to_string(),
+                    Conn::Connecting => "connecting".into(),
+                    Conn::Retrying { .. } => "disconnected".into(),
+                    Conn::Refused => "refused".into(),
+                    Conn::Demo => "demo".into(),
+                };
+                let badge = move || {
+                    site.version.track();
+                    site.twin.with_value(|t| match t.integrity() {
+                        Integrity::Waiting => ("waiting", "waiting for records".to_string()),
+                        Integrity::Verified { seq, .. } => {
+                            ("verified", format!("✔ chain verified up to seq {seq}"))
+                        }
+                        Integrity::Broken { first, .. } => (
+                            "broken",
+                            format!("✘ seq {}: {}", first.seq, describe(&first.kind)),
+                        ),
+                    })
+                };
+                let key = move || {
+                    site.version.track();
+                    site.twin.with_value(|t| {
+                        t.pinned()
+                            .map(|k| format!("signed by {}", echoes_proto::fingerprint(k)))
+                            .unwrap_or_else(|| "no signed checkpoint yet".into())
+                    })
+                };
+                let records = move || {
+                    site.version.track();
+                    site.twin.with_value(Twin::records)
+                };
+                let name = site.name.get_value();
+                view! {
+                    <div class="panel site-card" data-site=name.clone() data-state=state>
+                        <h3>{name.clone()}" "<span class="conn-state">{state}</span></h3>
+                        <p class="mono url">{site.url.get_value()}</p>
+                        <p><span class="badge" data-integrity=move || badge().0>{move || badge().1}</span></p>
+                        <p class="hint"><span class="key">{key}</span>" · "<span class="records">{records}</span>" records"</p>
+                    </div>
+                }
+            })
+            .collect_view()
+    };
+    let site_options = move || {
+        sites
+            .get()
+            .into_iter()
+            .map(|s| {
+                let n = s.name.get_value();
+                view! { <option value=n.clone()>{n.clone()}</option> }
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="fleet-page">
+            <div class="site-cards">{cards}</div>
+            <section class="toolbar">
+                <label>"Site "
+                    <select class="site-filter" on:change=move |ev| {
+                        let v = event_target_value(&ev);
+                        site_filter.set((!v.is_empty()).then_some(v));
+                    }>
+                        <option value="">"all sites"</option>
+                        {site_options}
+                    </select>
+                </label>
+                <input class="search" type="search" placeholder="Search assets"
+                    prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
+            </section>
+            <div class="panel">
+                <table class="fleet">
+                    <thead><tr><th>"site"</th><th>"asset"</th><th>"status"</th><th>"sensors"</th><th>"worst sensor"</th></tr></thead>
+                    <tbody>{shown}</tbody>
+                </table>
+            </div>
+            <details class="panel" open=move || relays.with(Vec::is_empty)>
+                <summary>"Relays of the fleet"</summary>
+                <p class="hint">"One relay per line: a name and its WebSocket URL (e.g. "<code>"north ws://gateway-north:8080/ws"</code>
+                    "). Kept in this browser; a site can also list them in config.json, or a link with ?relays=name=url,…"</p>
+                <textarea class="fleet-list" rows="4" prop:value=move || editing.get()
+                    on:input=move |ev| editing.set(event_target_value(&ev))></textarea>
+                <button class="fleet-apply" on:click=apply_list>"Connect"</button>
+            </details>
+        </section>
+    }
+}
