@@ -174,23 +174,59 @@ fn messages(range: std::ops::Range<i64>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The relay's arguments: a journal in `journal`, subscribed to `plant/#` on the broker at
+/// `port` as session `client_id`.
+fn relay_args(journal: &Path, port: u16, client_id: &str) -> Vec<String> {
+    [
+        "--journal",
+        journal.to_str().unwrap(),
+        "--mqtt",
+        &format!("127.0.0.1:{port}"),
+        "--mqtt-topic",
+        "plant/#",
+        "--mqtt-client-id",
+        client_id,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn start_relay(args: &[String]) -> Relay {
+    start(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The relay's whole chain (verified from genesis) once it holds every value of `wanted`;
+/// messages may come more than once, so this waits for values, not for a count.
+async fn chain_holding(http: &str, wanted: std::ops::Range<i64>) -> Vec<ChainedRecord> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let head = head_seq(http) as usize;
+        let got = if head >= wanted.end as usize {
+            records_until(http, head, &mut Follower::from_genesis()).await
+        } else {
+            Vec::new()
+        };
+        let seen = values(&got);
+        if wanted.clone().all(|k| seen.contains_key(&k)) {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of the {} values wanted (head {head})",
+            wanted.clone().filter(|k| seen.contains_key(k)).count(),
+            wanted.end - wanted.start
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_arrive_chained_bad_ones_are_counted_and_a_broker_restart_is_survived() {
     let dir = temp_dir("mqtt-broker");
     let port = free_port();
     let broker = Mosquitto::start(&dir, port);
     let journal = temp_dir("mqtt-journal");
-    let broker_addr = format!("127.0.0.1:{port}");
-    let relay = start(&[
-        "--journal",
-        journal.to_str().unwrap(),
-        "--mqtt",
-        &broker_addr,
-        "--mqtt-topic",
-        "plant/#",
-        "--mqtt-client-id",
-        "relay-a",
-    ]);
+    let relay = start_relay(&relay_args(&journal, port, "relay-a"));
     // Let the relay subscribe before anything is published (a new session has no queue yet).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut batch = messages(0..300);
@@ -230,23 +266,8 @@ async fn messages_arrive_chained_bad_ones_are_counted_and_a_broker_restart_is_su
     let broker = Mosquitto::start(&dir, port);
     publish(port, "pub-2", messages(300..400)).await;
     // Messages the relay had taken but not yet acknowledged when the broker went down come
-    // again (at least once): wait for every new one rather than for a count.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let head = head_seq(&relay.http) as usize;
-        let got = records_until(&relay.http, head.max(401), &mut Follower::from_genesis()).await;
-        let seen = values(&got);
-        if (300..400).all(|k| seen.contains_key(&k)) {
-            assert!((0..300).all(|k| seen.contains_key(&k)));
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after the broker restart: {} values",
-            seen.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // again (at least once).
+    chain_holding(&relay.http, 0..400).await;
     let mut relay = relay;
     let _ = relay.child.kill();
     let _ = relay.child.wait();
@@ -261,18 +282,8 @@ async fn a_relay_killed_mid_stream_loses_no_message() {
     let port = free_port();
     let _broker = Mosquitto::start(&dir, port);
     let journal = temp_dir("mqtt-kill9-journal");
-    let broker_addr = format!("127.0.0.1:{port}");
-    let args = [
-        "--journal",
-        journal.to_str().unwrap(),
-        "--mqtt",
-        &broker_addr,
-        "--mqtt-topic",
-        "plant/#",
-        "--mqtt-client-id",
-        "relay-k9",
-    ];
-    let mut relay = start(&args);
+    let args = relay_args(&journal, port, "relay-k9");
+    let mut relay = start_relay(&args);
     tokio::time::sleep(Duration::from_millis(500)).await;
     // 5,000 messages as fast as the broker takes them; the relay dies with SIGKILL a few hundred
     // records in, with messages in flight, unacknowledged.
@@ -285,27 +296,8 @@ async fn a_relay_killed_mid_stream_loses_no_message() {
 
     // Back with the same journal and session: the broker delivers the rest, and again what the
     // dead relay took but never acknowledged.
-    let relay = start(&args);
-    let start_wait = Instant::now();
-    let mut follower;
-    let got = loop {
-        let head = head_seq(&relay.http) as usize;
-        follower = Follower::from_genesis();
-        let got = if head >= n as usize {
-            records_until(&relay.http, head, &mut follower).await
-        } else {
-            Vec::new()
-        };
-        if values(&got).len() == n as usize {
-            break got;
-        }
-        assert!(
-            start_wait.elapsed() < Duration::from_secs(60),
-            "{} of {n} messages after the restart (head {head})",
-            values(&got).len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let relay = start_relay(&args);
+    let got = chain_holding(&relay.http, 0..n).await;
     let seen = values(&got);
     assert!((0..n).all(|k| seen.contains_key(&k)), "a message was lost");
     let again = got.len() - n as usize;

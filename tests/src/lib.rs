@@ -224,6 +224,16 @@ impl Drop for Witness {
     }
 }
 
+/// A loopback port nothing listens on now, for a server that cannot bind port 0 and say which
+/// port it got (nginx, Mosquitto).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A file of the shared real data (`../shared/data`, or `$ECHOES_DATA`); `None`, saying the
 /// test is skipped and why, where it is absent.
 pub fn data_file(rel: &str) -> Option<PathBuf> {

@@ -10,17 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use echoes_tests::browser::Browser;
-use echoes_tests::{dist, repo_root, TestRelay};
+use echoes_tests::{dist, free_port, repo_root, TestRelay};
 use relay::sim::SimConfig;
 use relay::Config;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `text` with `from` replaced by `to`, which must be there: the test runs the shipped file,
 /// so a change to it that this test does not know about fails here.

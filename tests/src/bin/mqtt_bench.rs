@@ -26,14 +26,6 @@ fn now_us() -> i64 {
         .as_micros() as i64
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// CPU seconds (user + system) a process has used, from /proc.
 fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -241,7 +233,7 @@ async fn main() -> anyhow::Result<()> {
             std::env::temp_dir().join(format!("echoes-mqtt-bench-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        let port = free_port();
+        let port = echoes_tests::free_port();
         let broker = mosquitto(&dir, port);
         let relays: Vec<(Proc, String)> = (0..n)
             .map(|i| relay(&bin, port, i, &dir.join(format!("journal-{i}"))))
