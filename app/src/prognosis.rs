@@ -495,10 +495,6 @@ impl WearModel {
             state_models.push(m);
             state_rmse.push(rmse);
         }
-        // A slope lost in noise (or negative) is floored: the log needs a positive rate, and
-        // "slower than the noise shows" is all such a window says.
-        let top = rows.iter().map(|r| r.rate).fold(0.0, f64::max);
-        let floor = (top * 1e-3).max(1e-9);
         let x_all = DMatrix::from_fn(rows.len(), ni + c.states.len(), |i, j| {
             if j < ni {
                 rows[i].inputs[j]
@@ -506,7 +502,7 @@ impl WearModel {
                 rows[i].states[j - ni]
             }
         });
-        let y: Vec<f64> = rows.iter().map(|r| r.rate.max(floor).ln()).collect();
+        let y = WearModel::log_rates(rows);
         let (rate_model, log_rmse) =
             PolyRidge::fit_cv(&x_all, &y, &groups, &[1, 2, 3], &lambdas, k)?;
         let seen = (0..ni)
@@ -531,6 +527,15 @@ impl WearModel {
             rows: rows.len(),
             assets: names.len(),
         })
+    }
+
+    /// What stage 2 fits: the log of each row's rate. A slope lost in noise (or negative) is
+    /// floored at 1/1000 of the largest: the log needs a positive rate, and "slower than the
+    /// noise shows" is all such a window says.
+    pub fn log_rates(rows: &[WearRow]) -> Vec<f64> {
+        let top = rows.iter().map(|r| r.rate).fold(0.0, f64::max);
+        let floor = (top * 1e-3).max(1e-9);
+        rows.iter().map(|r| r.rate.max(floor).ln()).collect()
     }
 
     /// The model's answer for `inputs` on an asset whose health field stands at `level`.

@@ -823,14 +823,6 @@ impl Twin {
         &self.prognosis
     }
 
-    /// Replaces the prognosis settings; the online models start again.
-    pub fn set_prognosis_config(&mut self, config: PrognosisConfig) {
-        self.prognosis = config;
-        self.risk_rule = None;
-        self.trackers.clear();
-        self.alarms.retain_rules(&self.rules.rules);
-    }
-
     /// The online prognosis of an asset (of its sensor reporting the health field).
     pub fn prognosis(&self, asset: &str) -> Option<(&SensorKey, &Prognosis)> {
         let first = SensorKey {

@@ -11,7 +11,6 @@ mod common;
 use common::*;
 use echoes_proto::{Follower, Frame};
 use futures_util::StreamExt;
-use tokio_tungstenite::tungstenite::Message;
 
 #[test]
 fn serve_demo_prints_its_url_chains_and_stops_on_sigterm() {
@@ -283,10 +282,8 @@ async fn the_aarch64_relay_runs_under_qemu_with_a_valid_chain() {
             .expect("records within a minute")
             .unwrap()
             .unwrap();
-        let frame = match msg {
-            Message::Binary(b) => Frame::from_binary(&b).unwrap(),
-            Message::Text(t) => Frame::from_json(&t).unwrap(),
-            _ => continue,
+        let Some(frame) = frame_of(msg) else {
+            continue;
         };
         errors.extend(follower.frame(&frame));
         if let Frame::Records { records, .. } = &frame {

@@ -15,7 +15,6 @@ use common::*;
 use echoes_proto::{ChainedRecord, Follower, Frame};
 use futures_util::StreamExt;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio_tungstenite::tungstenite::Message;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -139,10 +138,8 @@ async fn records_until(http: &str, n: usize, follower: &mut Follower) -> Vec<Cha
             .unwrap_or_else(|_| panic!("{} of {n} records", out.len()))
             .unwrap()
             .unwrap();
-        let frame = match msg {
-            Message::Binary(b) => Frame::from_binary(&b).unwrap(),
-            Message::Text(t) => Frame::from_json(&t).unwrap(),
-            _ => continue,
+        let Some(frame) = frame_of(msg) else {
+            continue;
         };
         assert_eq!(follower.frame(&frame), vec![]);
         if let Frame::Records { records, .. } = frame {

@@ -139,6 +139,23 @@ impl Browser {
         Ok(self.client.execute_async(&wrapped, vec![]).await?)
     }
 
+    /// Waits for the header's integrity badge to read verified and returns the seq it names
+    /// ("✔ chain verified up to seq N").
+    pub async fn verified_seq(&self) -> anyhow::Result<u64> {
+        let badge = self
+            .wait_for(
+                "the badge to read verified",
+                "const b = document.querySelector('.badge'); return [b.dataset.integrity, b.textContent]",
+                |v| v[0] == "verified",
+            )
+            .await?;
+        let text = badge[1].as_str().unwrap_or_default();
+        let seq = text
+            .strip_prefix("✔ chain verified up to seq ")
+            .and_then(|n| n.parse().ok());
+        seq.with_context(|| format!("badge text {text:?}"))
+    }
+
     /// From now on, files the page offers for download are also kept in `window.__downloads`
     /// (the page's own Blob, taken as it is handed to the browser), for [`Browser::downloads`].
     pub async fn capture_downloads(&self) -> anyhow::Result<()> {

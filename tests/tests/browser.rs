@@ -60,17 +60,7 @@ async fn live_values_appear_and_the_chain_is_verified() {
         })
         .await
         .unwrap();
-    let badge = browser
-        .wait_for(
-            "the badge to read verified",
-            "const b = document.querySelector('.badge'); return [b.dataset.integrity, b.textContent]",
-            |v| v[0] == "verified",
-        )
-        .await
-        .unwrap();
-    let text = badge[1].as_str().unwrap();
-    assert!(text.starts_with("✔ chain verified up to seq "), "{text}");
-    let seq: u64 = text.rsplit(' ').next().unwrap().parse().unwrap();
+    let seq = browser.verified_seq().await.unwrap();
     assert!(seq >= first + 200, "badge seq {seq}");
 
     let png = browser.client.screenshot().await.unwrap();

@@ -8,12 +8,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use futures::StreamExt;
-use gloo_net::websocket::Message;
 use leptos::prelude::*;
 
-use echoes_proto::Frame;
-
-use super::source::{open, site_config, with_from, FleetRelay};
+use super::source::{backoff_ms, decode, open, site_config, with_from, FleetRelay};
 use super::{
     describe, format_value, now_ms, pinned_key, query, save_pinned_key, storage, stored, Conn, Live,
 };
@@ -98,11 +95,7 @@ async fn follow(site: Site, alive: Rc<Cell<bool>>) {
                 if !alive.get() {
                     return;
                 }
-                let frame = match msg {
-                    Message::Bytes(b) => Frame::from_binary(&b),
-                    Message::Text(t) => Frame::from_json(&t),
-                };
-                let Ok(frame) = frame else { continue };
+                let Ok(frame) = decode(msg) else { continue };
                 if first {
                     first = false;
                     attempt = 0;
@@ -141,9 +134,7 @@ async fn follow(site: Site, alive: Rc<Cell<bool>>) {
             return;
         }
         attempt += 1;
-        let delay_ms = 500u32
-            .saturating_mul(1 << attempt.min(5).saturating_sub(1))
-            .min(15_000);
+        let delay_ms = backoff_ms(attempt);
         let _ = site.conn.try_set(Conn::Retrying { attempt, delay_ms });
         gloo_timers::future::TimeoutFuture::new(delay_ms).await;
     }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use super::{download, trainer, Live};
 use crate::chart::{ticks, value_range};
-use crate::prognosis::WearModel;
+use crate::prognosis::{WearModel, WearRow};
 use crate::training::{file_job, Job, Plot, Reply, Report, SensorJob, Series};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +25,11 @@ enum Training {
 /// Runs `job` in the trainer, showing its progress in `state`; the report (or the failure)
 /// lands there too. A wear model also becomes the what-if panel's model.
 async fn train(live: Live, job: Job, state: RwSignal<Training>) {
+    // A wear model is reported on the very windows it learnt from.
+    let wear_rows = match &job {
+        Job::Wear { rows, .. } => rows.clone(),
+        _ => Vec::new(),
+    };
     let reply = trainer::run(job, move |what, done, total| {
         state.set(Training::Running {
             what: what.to_string(),
@@ -36,7 +41,7 @@ async fn train(live: Live, job: Job, state: RwSignal<Training>) {
     state.set(match reply {
         Reply::Report(r) => Training::Done(r),
         Reply::Wear(m) => {
-            let report = wear_report(live, &m);
+            let report = wear_report(&m, &wear_rows);
             live.wear.set(Some(Ok(*m)));
             Training::Done(report)
         }
@@ -46,18 +51,11 @@ async fn train(live: Live, job: Job, state: RwSignal<Training>) {
 }
 
 /// The wear model's numbers, and its fit on the windows it learnt from.
-fn wear_report(live: Live, m: &WearModel) -> Report {
-    let rows = live.twin.with_value(|t| {
-        let c = t.prognosis_config().clone();
-        WearModel::rows(t, &c)
-    });
-    let floor = rows.iter().map(|r| r.rate).fold(0.0, f64::max) * 1e-3;
-    let points = rows
-        .iter()
-        .map(|r| {
-            let predicted = m.what_if(&r.inputs, 0.0, 1.0).rate;
-            (r.rate.max(floor).ln(), predicted.ln())
-        })
+fn wear_report(m: &WearModel, rows: &[WearRow]) -> Report {
+    let points = WearModel::log_rates(rows)
+        .into_iter()
+        .zip(rows)
+        .map(|(observed, r)| (observed, m.what_if(&r.inputs, 0.0, 1.0).rate.ln()))
         .collect();
     let mut metrics = vec![
         (
@@ -171,11 +169,7 @@ pub fn ModelsPage() -> impl IntoView {
     let target_now = move || target.get().or_else(|| fields.with(|f| f.first().cloned()));
     let train_live = move |_| {
         let job = if kind.get_untracked() == "wear" {
-            let (rows, config) = live.twin.with_value(|t| {
-                let c = t.prognosis_config().clone();
-                (WearModel::rows(t, &c), c)
-            });
-            Job::Wear { rows, config }
+            super::prognosis::wear_job(live)
         } else {
             let Some(target) = target_now() else {
                 state.set(Training::Failed("the twin has no data yet".into()));

@@ -9,6 +9,17 @@ use crate::prognosis::{fmt_duration, fmt_num, Phase, Prognosis, Rul, WearModel};
 use crate::training::{Job, Reply};
 use crate::twin::SensorKey;
 
+/// The wear model's training job: the windows of the twin's live history, and the settings.
+pub(crate) fn wear_job(live: Live) -> Job {
+    live.twin.with_value(|t| {
+        let config = t.prognosis_config().clone();
+        Job::Wear {
+            rows: WearModel::rows(t, &config),
+            config,
+        }
+    })
+}
+
 /// `4.2 min (3.1 min–6.0 min)`.
 pub fn rul_text(rul: &Rul) -> String {
     format!(
@@ -177,13 +188,10 @@ pub fn WhatIfPanel(name: String) -> impl IntoView {
     };
     let training = RwSignal::new(false);
     let train = move |_| {
-        let (rows, config) = live.twin.with_value(|t| {
-            let c = t.prognosis_config().clone();
-            (WearModel::rows(t, &c), c)
-        });
+        let job = wear_job(live);
         training.set(true);
         leptos::task::spawn_local(async move {
-            match trainer::run(Job::Wear { rows, config }, |_, _, _| {}).await {
+            match trainer::run(job, |_, _, _| {}).await {
                 Reply::Wear(m) => {
                     live.wear.set(Some(Ok(*m)));
                     recommendation.set(None);

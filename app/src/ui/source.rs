@@ -120,6 +120,22 @@ pub(crate) fn open(url: &str, site_token: Option<&str>) -> Option<WebSocket> {
 }
 
 /// `url` with `from=N` added to its query.
+/// A WebSocket message from a relay as a frame (binary or JSON, as the relay chose).
+pub(crate) fn decode(msg: Message) -> Result<Frame, echoes_proto::WireError> {
+    match msg {
+        Message::Bytes(b) => Frame::from_binary(&b),
+        Message::Text(t) => Frame::from_json(&t),
+    }
+}
+
+/// How long to wait before reconnect attempt `attempt` (from 1): 0.5 s, 1 s, 2 s … capped at
+/// 15 s.
+pub(crate) fn backoff_ms(attempt: u32) -> u32 {
+    500u32
+        .saturating_mul(1 << attempt.min(5).saturating_sub(1))
+        .min(15_000)
+}
+
 pub(crate) fn with_from(url: &str, from: u64) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}from={from}")
@@ -163,11 +179,7 @@ pub async fn connection(live: Live) {
                 if live.demo_running() {
                     return;
                 }
-                let frame = match msg {
-                    Message::Bytes(b) => Frame::from_binary(&b),
-                    Message::Text(t) => Frame::from_json(&t),
-                };
-                let frame = match frame {
+                let frame = match decode(msg) {
                     Ok(f) => f,
                     Err(e) => {
                         leptos::logging::warn!("undecodable frame from the relay: {e}");
@@ -211,11 +223,8 @@ pub async fn connection(live: Live) {
         if !ever_live {
             live.offer_demo.set(true);
         }
-        // 0.5 s, 1 s, 2 s … capped at 15 s, with jitter so a fleet of browsers does not
-        // reconnect in lockstep after a relay restart.
-        let base_ms = 500u32
-            .saturating_mul(1 << attempt.min(5).saturating_sub(1))
-            .min(15_000);
+        // With jitter, so a fleet of browsers does not reconnect in lockstep after a restart.
+        let base_ms = backoff_ms(attempt);
         let delay_ms = base_ms / 2 + (js_sys::Math::random() * base_ms as f64 / 2.0) as u32;
         live.conn.set(Conn::Retrying { attempt, delay_ms });
         gloo_timers::future::TimeoutFuture::new(delay_ms).await;

@@ -104,13 +104,21 @@ pub async fn frames_from_genesis(http: &str, last: u64) -> Vec<Frame> {
             .unwrap()
             .unwrap()
             .unwrap();
-        let Message::Text(text) = msg else { continue };
-        let frame = Frame::from_json(&text).unwrap();
+        let Some(frame) = frame_of(msg) else { continue };
         let done =
             matches!(&frame, Frame::Records { records, .. } if records.last().unwrap().seq >= last);
         frames.push(frame);
         if done {
             return frames;
         }
+    }
+}
+
+/// A relay's WebSocket message as a frame (binary or JSON); `None` for control messages.
+pub fn frame_of(msg: Message) -> Option<Frame> {
+    match msg {
+        Message::Binary(b) => Some(Frame::from_binary(&b).unwrap()),
+        Message::Text(t) => Some(Frame::from_json(&t).unwrap()),
+        _ => None,
     }
 }
