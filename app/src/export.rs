@@ -77,9 +77,19 @@ pub fn csv(twin: &Twin, keys: &[SensorKey], t0_us: i64, t1_us: i64) -> String {
 pub fn snapshot(twin: &Twin, relay: &str, now_ms: f64) -> Value {
     let integrity = match twin.integrity() {
         Integrity::Waiting => json!({ "state": "waiting" }),
-        Integrity::Verified { seq, records } => {
-            json!({ "state": "verified", "seq": seq, "records": records })
+        Integrity::Linked {
+            seq,
+            records,
+            signed,
+            ..
+        } => {
+            // "verified" up to `signed_seq` (a checkpoint of the pinned key covers it), linked
+            // up to `seq`.
+            json!({ "state": "linked", "seq": seq, "records": records, "signed_seq": signed })
         }
+        Integrity::NewKey { key, pinned } => json!({
+            "state": "new_key", "key": hex::encode(key), "pinned": hex::encode(pinned)
+        }),
         Integrity::Broken { first, errors, seq } => json!({
             "state": "broken", "first_error_seq": first.seq,
             "first_error": first.to_string(), "errors": errors, "seq": seq

@@ -1,8 +1,17 @@
 //! Echoes app: the live twin in the browser.
 //!
-//! - [`twin`]: the pure core (no browser APIs): twin state built from relay frames, with every
-//!   record's chain link verified. Tested natively and in headless Chromium.
-//! - `ui` (WebAssembly only): the Leptos components and the WebSocket connection.
+//! The pure core (no browser APIs; tested natively and in headless Chromium):
+//! - [`twin`]: twin state built from relay frames, every record's chain link verified and its
+//!   signature coverage tracked; assets, sensors, histories, statuses.
+//! - [`alarms`]: alarm rules and the alarm list. [`prognosis`]: bands, online trend, the wear
+//!   model. [`chart`]: the chart's window arithmetic. [`export`]: CSV and JSON snapshot.
+//! - [`demo`]: the in-browser simulator, chained and signed like a relay.
+//! - [`model`]: the model library; [`training`]: the trainer worker's jobs.
+//! - [`text`]: words and numbers for people.
+//!
+//! `ui` (WebAssembly only): the Leptos components and their effects on the outside world.
+
+#![forbid(unsafe_code)]
 
 pub mod alarms;
 pub mod chart;
@@ -10,6 +19,7 @@ pub mod demo;
 pub mod export;
 pub mod model;
 pub mod prognosis;
+pub mod text;
 pub mod training;
 pub mod twin;
 

@@ -7,16 +7,21 @@
 //! sensor at most.
 
 mod history;
+mod trust;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use echoes_proto::{ChainError, ChainErrorKind, ChainedRecord, Checkpoint, Field, Follower, Frame};
+use echoes_proto::{
+    ChainError, ChainErrorKind, ChainedRecord, Checkpoint, Field, Follower, Frame, PublicKey,
+};
 use serde::Serialize;
 
 use crate::alarms::{Alarms, Condition, Observation, Rule, RuleSet, Severity};
 use crate::prognosis::{Band, Prognosis, PrognosisConfig, Tracker};
 
 pub use history::{History, Point, Stats};
+pub use trust::Refusal;
+use trust::Trust;
 
 /// Most integrity events kept (oldest dropped first); the counters keep counting.
 pub const MAX_EVENTS: usize = 100;
@@ -63,6 +68,9 @@ pub struct TwinConfig {
     /// Chained records kept (with their hashes and the checkpoints among them) for exporting
     /// the chain.
     pub chain_log_len: usize,
+    /// Linked records not covered by a signature of the pinned key after this long (ms) turn
+    /// the badge into a warning: twice the relay's default checkpoint interval (5 s).
+    pub sign_within_ms: f64,
 }
 
 impl Default for TwinConfig {
@@ -73,6 +81,7 @@ impl Default for TwinConfig {
             min_stale_ms: 2_000.0,
             default_stale_ms: 10_000.0,
             chain_log_len: 10_000,
+            sign_within_ms: 10_000.0,
         }
     }
 }
@@ -127,6 +136,11 @@ pub struct Sensor {
     interval_us: Option<f64>,
     /// Each field's EWMA band, in the order of `latest.fields`.
     pub bands: Vec<Band>,
+    /// How many of the newest readings in `history` no signature covers yet, of the current
+    /// chain (`unsigned`) and, below them, of chains before a restart (`orphaned`, which no
+    /// later checkpoint can cover): all withdrawn if the relay is refused.
+    unsigned: usize,
+    orphaned: usize,
 }
 
 impl Sensor {
@@ -201,14 +215,32 @@ pub struct Reading {
 pub enum Integrity {
     /// No record yet.
     Waiting,
-    /// Every record received so far links correctly, up to `seq`.
-    Verified { seq: u64, records: u64 },
+    /// Every record received so far links correctly, up to `seq` (`records` of them re-hashed
+    /// here). Records up to `signed` are covered by a checkpoint of the pinned key for this chain:
+    /// those are *verified*. Past it they are only linked, the oldest since `unsigned_since_ms`
+    /// (browser clock), awaiting the relay's next checkpoint.
+    Linked {
+        seq: u64,
+        records: u64,
+        signed: Option<u64>,
+        unsigned_since_ms: Option<f64>,
+    },
+    /// The relay came back with another key and another chain: nothing from it is trusted, and
+    /// what it sent left the twin, until the user accepts `key` in place of `pinned`.
+    NewKey { key: PublicKey, pinned: PublicKey },
     /// At least one record failed; `first` is the earliest problem, and it stays until reload.
     Broken {
         first: ChainError,
         errors: u64,
         seq: u64,
     },
+}
+
+impl Integrity {
+    /// Linked records have waited longer than `within_ms` for a signature (at `now_ms`).
+    pub fn overdue(&self, now_ms: f64, within_ms: f64) -> bool {
+        matches!(self, Integrity::Linked { unsigned_since_ms: Some(t), .. } if now_ms - t > within_ms)
+    }
 }
 
 /// Something the integrity view reports.
@@ -223,6 +255,10 @@ pub enum Event {
     Missed { from: u64, to: u64 },
     /// The relay's chain started again from seq 1 (relay restarted without its chain).
     Restarted { previous_head: u64 },
+    /// A checkpoint signed by another key for another chain (see [`Refusal::NewKey`]).
+    NewKey { seq: u64, key: PublicKey },
+    /// Readings that no signature covered, from a relay then refused, left the twin.
+    Withdrawn { readings: usize },
 }
 
 #[derive(Debug, Default)]
@@ -245,8 +281,8 @@ pub struct Twin {
     /// The newest chained records and checkpoints, for export.
     log: VecDeque<Logged>,
     log_records: usize,
-    /// Set when a checkpoint did not verify: this relay is not to be trusted any more.
-    refused: Option<ChainError>,
+    /// How far a signature covers the chain, and whether this relay was refused.
+    trust: Trust,
     prognosis: PrognosisConfig,
     /// The risk alarm's rule, made from `prognosis` once.
     risk_rule: Option<Rule>,
@@ -313,9 +349,50 @@ impl Twin {
         }
     }
 
-    /// Applies one frame from the relay; `now_ms` is the caller's clock.
+    /// Applies one frame from the relay; `now_ms` is the caller's clock. In four steps: what the
+    /// frame announces, what the chain says of it, the readings it brings, and how far a
+    /// signature now covers them.
     pub fn apply(&mut self, frame: &Frame, now_ms: f64) -> Changes {
         let mut changes = Changes::default();
+        if self.trust.refusal().is_some() {
+            // A refused relay is not listened to any more, whatever still arrives from it.
+            return changes;
+        }
+        self.announce(frame, &mut changes);
+        let late = self.check_chain(frame, &mut changes);
+        if self.trust.refusal().is_some() {
+            self.withdraw_unsigned(&mut changes);
+            return changes;
+        }
+        if let Frame::Records { records, prev_hash } = frame {
+            self.log_frame(records, prev_hash);
+            let mut first_new = None;
+            for c in records {
+                // Only a record newer than every one before it updates the twin: a replay, or a
+                // late or altered old record, must not pass for a new reading.
+                if c.seq <= self.head {
+                    if late.contains(&c.seq) {
+                        self.log_push(Logged::Record(c.clone()));
+                    }
+                    continue;
+                }
+                first_new.get_or_insert(c.seq);
+                self.log_push(Logged::Record(c.clone()));
+                self.records += 1;
+                self.head = c.seq;
+                self.take_reading(c, now_ms, &mut changes);
+            }
+            if let Some(first) = first_new {
+                self.trust.received(first, now_ms);
+            }
+        }
+        self.settle_signature(&mut changes);
+        changes
+    }
+
+    /// Step 1: what the frame itself announces — a restarted chain, a gap, records missed while
+    /// away, a checkpoint to keep for export.
+    fn announce(&mut self, frame: &Frame, changes: &mut Changes) {
         match frame {
             Frame::Hello { head_seq, .. } => {
                 if self.records > 0 && *head_seq < self.head {
@@ -327,6 +404,8 @@ impl Twin {
                     self.first_error = None;
                     self.integrity_errors = 0;
                     self.follower.restart();
+                    self.trust.restart();
+                    self.orphan_unsigned();
                     changes.integrity = true;
                 }
             }
@@ -335,6 +414,7 @@ impl Twin {
                     from: *from,
                     to: *to,
                 });
+                self.trust.discontinuity();
                 changes.integrity = true;
             }
             Frame::Records { records, .. } => {
@@ -360,8 +440,11 @@ impl Twin {
                 changes.integrity = true;
             }
         }
-        // Seqs the chain says arrived late but belong in it (a reordered record): logged for
-        // export, never shown as a newer reading.
+    }
+
+    /// Step 2: the chain's verdict on the frame. Returns the seqs that arrived late but belong in
+    /// the chain (a reordered record): logged for export, never shown as a newer reading.
+    fn check_chain(&mut self, frame: &Frame, changes: &mut Changes) -> Vec<u64> {
         let mut late: Vec<u64> = Vec::new();
         for error in self.follower.frame(frame) {
             match error.kind {
@@ -370,7 +453,27 @@ impl Twin {
                     self.withdraw_missing(error.seq);
                 }
                 ChainErrorKind::CheckpointForged(_) | ChainErrorKind::CheckpointMismatch { .. } => {
-                    self.refused.get_or_insert_with(|| error.clone());
+                    let checkpoint = match frame {
+                        Frame::Checkpoint(c) => Some(c),
+                        _ => None,
+                    };
+                    let refusal = Refusal::of(
+                        error.clone(),
+                        checkpoint,
+                        self.follower.pinned(),
+                        self.trust.known_chain(),
+                    );
+                    if let Refusal::NewKey { seq, key, .. } = &refusal {
+                        // Not tampering within a chain: explained, not counted as broken.
+                        self.push_event(Event::NewKey {
+                            seq: *seq,
+                            key: *key,
+                        });
+                        self.trust.refuse(refusal);
+                        changes.integrity = true;
+                        continue;
+                    }
+                    self.trust.refuse(refusal);
                 }
                 _ => {}
             }
@@ -378,151 +481,216 @@ impl Twin {
             self.first_error.get_or_insert_with(|| error.clone());
             self.push_event(Event::Chain(error));
         }
-        if let Frame::Records { records, prev_hash } = frame {
-            let follows = self.log.iter().rev().find_map(|l| match l {
-                Logged::Record(r) => Some(r.seq),
-                _ => None,
-            });
-            if let Some(first) = records.first() {
-                if follows.is_none_or(|s| s + 1 != first.seq) {
-                    self.log.push_back(Logged::Anchor(*prev_hash));
-                }
-            }
-            for c in records {
-                // Only a record newer than every one before it updates the twin: a replay, or a
-                // late or altered old record, must not pass for a new reading.
-                if c.seq <= self.head {
-                    if late.contains(&c.seq) {
-                        self.log_push(Logged::Record(c.clone()));
-                    }
-                    continue;
-                }
-                self.log_push(Logged::Record(c.clone()));
-                self.records += 1;
-                self.head = self.head.max(c.seq);
-                let key = SensorKey {
-                    asset: c.record.asset().to_owned(),
-                    sensor_id: c.record.sensor_id(),
-                };
-                let (ts_us, fields) = (c.record.ts_us(), c.record.fields());
-                if !self.sensors.contains_key(&key) {
-                    changes.added = true;
-                    let sensor = Sensor {
-                        latest: Reading {
-                            seq: c.seq,
-                            ts_us,
-                            fields: Vec::new(),
-                            received_ms: now_ms,
-                            count: 0,
-                        },
-                        history: History::new(self.config.history_len),
-                        interval_us: None,
-                        bands: Vec::new(),
-                    };
-                    self.sensors.insert(key.clone(), sensor);
-                }
-                let sensor = self.sensors.get_mut(&key).expect("inserted above");
-                if !self.rules.rules.is_empty() {
-                    for rule in &self.rules.rules {
-                        if !rule.applies_to(&key) {
-                            continue;
-                        }
-                        let Some(f) = fields.iter().find(|f| f.name == rule.field) else {
-                            continue;
-                        };
-                        let previous = (sensor.latest.count > 0)
-                            .then(|| {
-                                sensor
-                                    .latest
-                                    .fields
-                                    .iter()
-                                    .find(|p| p.name == f.name)
-                                    .map(|p| (sensor.latest.ts_us, p.value))
-                            })
-                            .flatten();
-                        let o = Observation {
-                            key: &key,
-                            seq: c.seq,
-                            ts_us,
-                            value: f.value,
-                            previous,
-                        };
-                        changes.alarms |= self.alarms.observe(rule, &o, now_ms);
-                    }
-                }
-                if sensor.latest.count > 0 && ts_us > sensor.latest.ts_us {
-                    let dt = (ts_us - sensor.latest.ts_us) as f64;
-                    sensor.interval_us = Some(match sensor.interval_us {
-                        Some(i) => i + 0.2 * (dt - i),
-                        None => dt,
-                    });
-                }
-                sensor.history.push(c.seq, ts_us, fields);
-                let latest = &mut sensor.latest;
-                latest.seq = c.seq;
-                latest.ts_us = ts_us;
-                // Most sensors send the same fields every time: copy the values, keep the names.
-                let same_names = latest.fields.len() == fields.len()
-                    && latest
-                        .fields
-                        .iter()
-                        .zip(fields)
-                        .all(|(a, b)| a.name == b.name);
-                if same_names {
-                    for (a, b) in latest.fields.iter_mut().zip(fields) {
-                        a.value = b.value;
-                    }
-                } else {
-                    latest.fields.clear();
-                    latest.fields.extend_from_slice(fields);
-                    sensor.bands = vec![Band::default(); fields.len()];
-                }
-                for (band, f) in sensor.bands.iter_mut().zip(fields) {
-                    band.update(f.value, self.prognosis.band_k);
-                }
-                if let Some(health) = fields
-                    .iter()
-                    .find(|f| f.name == self.prognosis.health_field)
-                {
-                    let running = self.prognosis.running_field.as_ref().and_then(|name| {
-                        fields
-                            .iter()
-                            .find(|f| f.name == *name)
-                            .map(|f| f.value != 0.0)
-                    });
-                    let (tracker, near) = self
-                        .trackers
-                        .entry(key.clone())
-                        .or_insert_with(|| (Tracker::new(self.prognosis.forget), false));
-                    let p = tracker.observe(ts_us, health.value, running, &self.prognosis);
-                    let rule = self
-                        .risk_rule
-                        .get_or_insert_with(|| risk_rule(&self.prognosis));
-                    let clears = match rule.condition {
-                        Condition::Above { limit, hysteresis } => limit - hysteresis,
-                        _ => 0.0,
-                    };
-                    let risk = p.risk * 100.0;
-                    // Most readings are far below the alarm: skip the alarm list for those
-                    // (one more look after falling below, to clear it).
-                    if risk > clears || *near {
-                        *near = risk > clears;
-                        let o = Observation {
-                            key: &key,
-                            seq: c.seq,
-                            ts_us,
-                            value: risk,
-                            previous: None,
-                        };
-                        changes.alarms |= self.alarms.observe(rule, &o, now_ms);
-                    }
-                }
-                latest.received_ms = now_ms;
-                latest.count += 1;
-                changes.updated.insert(key);
+        late
+    }
+
+    /// A discontinuity in the chain log for export: where a frame does not follow the last record
+    /// kept, note what its first record links to.
+    fn log_frame(&mut self, records: &[ChainedRecord], prev_hash: &echoes_proto::Hash) {
+        let follows = self.log.iter().rev().find_map(|l| match l {
+            Logged::Record(r) => Some(r.seq),
+            _ => None,
+        });
+        if let Some(first) = records.first() {
+            if follows.is_none_or(|s| s + 1 != first.seq) {
+                self.log.push_back(Logged::Anchor(*prev_hash));
             }
         }
-        changes
+    }
+
+    /// Step 3: one new reading — its sensor, the user's rules, its history and latest values,
+    /// its fields' bands and, for the health field, the prognosis.
+    fn take_reading(&mut self, c: &ChainedRecord, now_ms: f64, changes: &mut Changes) {
+        let key = SensorKey {
+            asset: c.record.asset().to_owned(),
+            sensor_id: c.record.sensor_id(),
+        };
+        let (ts_us, fields) = (c.record.ts_us(), c.record.fields());
+        if !self.sensors.contains_key(&key) {
+            changes.added = true;
+            let sensor = Sensor {
+                latest: Reading {
+                    seq: c.seq,
+                    ts_us,
+                    fields: Vec::new(),
+                    received_ms: now_ms,
+                    count: 0,
+                },
+                history: History::new(self.config.history_len),
+                interval_us: None,
+                bands: Vec::new(),
+                unsigned: 0,
+                orphaned: 0,
+            };
+            self.sensors.insert(key.clone(), sensor);
+        }
+        let sensor = self.sensors.get_mut(&key).expect("inserted above");
+        changes.alarms |= observe_rules(&self.rules, &mut self.alarms, &key, sensor, c, now_ms);
+        if sensor.latest.count > 0 && ts_us > sensor.latest.ts_us {
+            let dt = (ts_us - sensor.latest.ts_us) as f64;
+            sensor.interval_us = Some(match sensor.interval_us {
+                Some(i) => i + 0.2 * (dt - i),
+                None => dt,
+            });
+        }
+        sensor.history.push(c.seq, ts_us, fields);
+        let len = sensor.history.len();
+        sensor.unsigned = (sensor.unsigned + 1).min(len);
+        sensor.orphaned = sensor.orphaned.min(len - sensor.unsigned);
+        let latest = &mut sensor.latest;
+        latest.seq = c.seq;
+        latest.ts_us = ts_us;
+        // Most sensors send the same fields every time: copy the values, keep the names.
+        let same_names = latest.fields.len() == fields.len()
+            && latest
+                .fields
+                .iter()
+                .zip(fields)
+                .all(|(a, b)| a.name == b.name);
+        if same_names {
+            for (a, b) in latest.fields.iter_mut().zip(fields) {
+                a.value = b.value;
+            }
+        } else {
+            latest.fields.clear();
+            latest.fields.extend_from_slice(fields);
+            sensor.bands = vec![Band::default(); fields.len()];
+        }
+        for (band, f) in sensor.bands.iter_mut().zip(fields) {
+            band.update(f.value, self.prognosis.band_k);
+        }
+        latest.received_ms = now_ms;
+        latest.count += 1;
+        self.track_health(&key, c.seq, ts_us, fields, now_ms, changes);
+        changes.updated.insert(key);
+    }
+
+    /// The online prognosis of a sensor reporting the health field, and its risk alarm.
+    fn track_health(
+        &mut self,
+        key: &SensorKey,
+        seq: u64,
+        ts_us: i64,
+        fields: &[Field],
+        now_ms: f64,
+        changes: &mut Changes,
+    ) {
+        let Some(health) = fields
+            .iter()
+            .find(|f| f.name == self.prognosis.health_field)
+        else {
+            return;
+        };
+        let running = self.prognosis.running_field.as_ref().and_then(|name| {
+            fields
+                .iter()
+                .find(|f| f.name == *name)
+                .map(|f| f.value != 0.0)
+        });
+        let (tracker, near) = self
+            .trackers
+            .entry(key.clone())
+            .or_insert_with(|| (Tracker::new(self.prognosis.forget), false));
+        let p = tracker.observe(ts_us, health.value, running, &self.prognosis);
+        let rule = self
+            .risk_rule
+            .get_or_insert_with(|| risk_rule(&self.prognosis));
+        let clears = match rule.condition {
+            Condition::Above { limit, hysteresis } => limit - hysteresis,
+            _ => 0.0,
+        };
+        let risk = p.risk * 100.0;
+        // Most readings are far below the alarm: skip the alarm list for those (one more look
+        // after falling below, to clear it).
+        if risk > clears || *near {
+            *near = risk > clears;
+            let o = Observation {
+                key,
+                seq,
+                ts_us,
+                value: risk,
+                previous: None,
+            };
+            changes.alarms |= self.alarms.observe(rule, &o, now_ms);
+        }
+    }
+
+    /// Step 4: a checkpoint of the pinned key that matched moves the signed coverage; the
+    /// readings it covers are no longer awaiting a signature.
+    fn settle_signature(&mut self, changes: &mut Changes) {
+        if let Some(id) = self.follower.chain_id() {
+            if self.follower.signed().is_some() && self.trust.known_chain() != Some(*id) {
+                self.trust.set_known_chain(*id);
+            }
+        }
+        let Some(signed) = self.follower.signed().map(|c| c.seq) else {
+            return;
+        };
+        let Some(covered) = self.trust.signed(signed, self.head) else {
+            return;
+        };
+        changes.integrity = true;
+        for s in self.sensors.values_mut() {
+            if s.unsigned > 0 {
+                let left = s.history.count_newest_after(s.unsigned, covered);
+                if left < s.unsigned {
+                    // The pinned key signs this chain: what an earlier chain left unsigned is
+                    // no longer withdrawn (nor, being below covered readings, could it be).
+                    s.orphaned = 0;
+                }
+                s.unsigned = left;
+            }
+        }
+    }
+
+    /// A new chain: readings of the old one still unsigned can no longer be covered.
+    fn orphan_unsigned(&mut self) {
+        for s in self.sensors.values_mut() {
+            s.orphaned += std::mem::take(&mut s.unsigned);
+        }
+    }
+
+    /// The relay was refused: every reading of the current run that no signature covered leaves
+    /// the twin (a sensor known only from them goes entirely).
+    fn withdraw_unsigned(&mut self, changes: &mut Changes) {
+        let mut withdrawn = 0;
+        let mut gone = Vec::new();
+        for (key, s) in self.sensors.iter_mut() {
+            if s.unsigned + s.orphaned == 0 {
+                continue;
+            }
+            withdrawn += s.history.drop_newest(s.unsigned + s.orphaned);
+            s.unsigned = 0;
+            s.orphaned = 0;
+            match s.history.newest() {
+                Some((seq, ts_us, fields)) => {
+                    s.latest.seq = seq;
+                    s.latest.ts_us = ts_us;
+                    s.latest.fields = fields
+                        .into_iter()
+                        .map(|(name, value)| Field {
+                            name: name.to_string(),
+                            value,
+                        })
+                        .collect();
+                    s.bands = vec![Band::default(); s.latest.fields.len()];
+                }
+                None => gone.push(key.clone()),
+            }
+            changes.updated.insert(key.clone());
+        }
+        for key in gone {
+            self.sensors.remove(&key);
+            self.trackers.remove(&key);
+            changes.updated.remove(&key);
+        }
+        if withdrawn > 0 {
+            self.push_event(Event::Withdrawn {
+                readings: withdrawn,
+            });
+        }
+        changes.added = true;
+        changes.integrity = true;
     }
 
     /// Time passing: staleness rules fire on silent sensors. Returns whether alarms changed.
@@ -783,8 +951,18 @@ impl Twin {
         self.follower.chain_id()
     }
     /// Why this relay is no longer trusted (a checkpoint that did not verify), if so.
-    pub fn refused(&self) -> Option<&ChainError> {
-        self.refused.as_ref()
+    pub fn refused(&self) -> Option<&Refusal> {
+        self.trust.refusal()
+    }
+    /// The chain this relay was last seen signing with the pinned key (set from what an earlier
+    /// page saved, then kept current): a checkpoint by another key for another chain is then a
+    /// new identity, not a forgery within this chain.
+    pub fn remember_chain(&mut self, id: echoes_proto::ChainId) {
+        self.trust.set_known_chain(id);
+    }
+    /// The chain last seen signed by the pinned key.
+    pub fn known_chain(&self) -> Option<echoes_proto::ChainId> {
+        self.trust.known_chain()
     }
 
     fn push_event(&mut self, e: Event) {
@@ -805,16 +983,22 @@ impl Twin {
                 })
                 .min_by_key(|c| c.seq)
         });
-        match &first {
-            Some(first) => Integrity::Broken {
+        match (&first, self.trust.refusal()) {
+            (Some(first), _) => Integrity::Broken {
                 first: first.clone(),
                 errors: self.integrity_errors,
                 seq: self.head,
             },
-            None if self.records == 0 => Integrity::Waiting,
-            None => Integrity::Verified {
+            (None, Some(Refusal::NewKey { key, pinned, .. })) => Integrity::NewKey {
+                key: *key,
+                pinned: *pinned,
+            },
+            _ if self.head == 0 => Integrity::Waiting,
+            _ => Integrity::Linked {
                 seq: self.head,
                 records: self.follower.verifier().verified(),
+                signed: self.trust.covered(),
+                unsigned_since_ms: self.trust.unsigned_since_ms(),
             },
         }
     }
@@ -862,6 +1046,43 @@ impl Twin {
 
 #[cfg(test)]
 mod tests;
+
+/// The user's rules on one new reading of `sensor` (compared with its previous one for rates).
+/// Returns whether the alarm list changed.
+fn observe_rules(
+    rules: &RuleSet,
+    alarms: &mut Alarms,
+    key: &SensorKey,
+    sensor: &Sensor,
+    c: &ChainedRecord,
+    now_ms: f64,
+) -> bool {
+    let mut changed = false;
+    for rule in rules.rules.iter().filter(|r| r.applies_to(key)) {
+        let Some(f) = c.record.fields().iter().find(|f| f.name == rule.field) else {
+            continue;
+        };
+        let previous = (sensor.latest.count > 0)
+            .then(|| {
+                sensor
+                    .latest
+                    .fields
+                    .iter()
+                    .find(|p| p.name == f.name)
+                    .map(|p| (sensor.latest.ts_us, p.value))
+            })
+            .flatten();
+        let o = Observation {
+            key,
+            seq: c.seq,
+            ts_us: c.record.ts_us(),
+            value: f.value,
+            previous,
+        };
+        changed |= alarms.observe(rule, &o, now_ms);
+    }
+    changed
+}
 
 /// The built-in rule behind the failure-risk alarm: it shares the alarms' hysteresis,
 /// acknowledgement and listing with the user's rules.

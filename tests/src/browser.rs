@@ -140,7 +140,8 @@ impl Browser {
     }
 
     /// Waits for the header's integrity badge to read verified and returns the seq it names
-    /// ("✔ chain verified up to seq N").
+    /// ("✔ chain verified up to seq N", maybe followed by " · linked to M"): the newest seq a
+    /// checkpoint of the pinned key covers.
     pub async fn verified_seq(&self) -> anyhow::Result<u64> {
         let badge = self
             .wait_for(
@@ -152,6 +153,7 @@ impl Browser {
         let text = badge[1].as_str().unwrap_or_default();
         let seq = text
             .strip_prefix("✔ chain verified up to seq ")
+            .map(|n| n.split(' ').next().unwrap_or_default())
             .and_then(|n| n.parse().ok());
         seq.with_context(|| format!("badge text {text:?}"))
     }

@@ -280,13 +280,20 @@ async fn a_reconnect_fills_the_gap_and_keeps_verifying() {
         .wait_for("500 records", count, |v| v == 500)
         .await
         .unwrap();
+    // Verified once the relay's next checkpoint covers the last record (within 5 s).
     let badge = browser
-        .js("const b = document.querySelector('.badge'); return [b.dataset.integrity, b.textContent, b.title]")
+        .wait_for(
+            "a signature over seq 500",
+            "const b = document.querySelector('.badge'); return [b.dataset.integrity, b.textContent, b.title]",
+            |v| v[1] == "✔ chain verified up to seq 500",
+        )
         .await
         .unwrap();
     assert_eq!(badge[0], "verified");
-    assert_eq!(badge[1], "✔ chain verified up to seq 500");
-    assert_eq!(badge[2], "500 records re-hashed and linked in this browser");
+    assert_eq!(
+        badge[2],
+        "500 records re-hashed and linked in this browser; signed by the relay's key up to seq 500"
+    );
     let events = browser
         .js("return document.querySelectorAll('.events li').length")
         .await
@@ -343,4 +350,110 @@ async fn the_page_presents_its_stored_token() {
     );
     browser.close().await.unwrap();
     relay.stop().await;
+}
+
+/// The quick start's most common flow, which raised a false tamper alarm: `bash scripts/run.sh`,
+/// Ctrl-C, run it again, reload the page. run.sh keeps the relay's journal and key in its data
+/// folder, so the same key signs the same chain, continued: no alarm, no new-key warning.
+#[tokio::test]
+async fn restarting_run_sh_raises_no_alarm() {
+    use tokio::io::AsyncBufReadExt;
+    let root = echoes_tests::repo_root();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into);
+    // Built by `cargo test` for the relay's own process tests.
+    let bin = target.join("debug/echoes-relay");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p echoes-relay`",
+        bin.display()
+    );
+    let data = std::env::temp_dir().join(format!("echoes-run-sh-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let http = format!("127.0.0.1:{}", echoes_tests::free_port());
+    let run = || async {
+        let mut child = tokio::process::Command::new("bash")
+            .arg(root.join("scripts/run.sh"))
+            .args([
+                "--http",
+                &http,
+                "--ingest",
+                "127.0.0.1:0",
+                "--sensors",
+                "20",
+                "--rate",
+                "5",
+            ])
+            .env("ECHOES_RELAY_DATA", &data)
+            .env("ECHOES_RELAY_BIN", &bin)
+            .env_remove("ECHOES_JOURNAL")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = echoes_tests::within(lines.next_line())
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(
+            line.starts_with("Echoes is running: open http://"),
+            "{line}"
+        );
+        child
+    };
+    // Ctrl-C: SIGINT to the relay (run.sh execs it).
+    let interrupt = |child: &tokio::process::Child| {
+        let pid = child.id().unwrap().to_string();
+        assert!(std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    let mut relay = run().await;
+    let browser = Browser::start().await.unwrap();
+    browser
+        .client
+        .goto(&format!("http://{http}/"))
+        .await
+        .unwrap();
+    let before = browser.verified_seq().await.unwrap();
+    interrupt(&relay);
+    echoes_tests::within(relay.wait()).await.unwrap();
+    assert!(
+        data.join("journal/relay.key").exists(),
+        "the key is kept in the data folder"
+    );
+
+    let mut relay = run().await;
+    browser.client.refresh().await.unwrap();
+    let after = browser
+        .wait_for(
+            "a signature past the restart",
+            "const b = document.querySelector('.badge');
+             return [b.dataset.integrity, b.textContent,
+                     [...document.querySelectorAll('.events li')].map(li => li.textContent)]",
+            |v| {
+                v[0] == "verified"
+                    && v[1]
+                        .as_str()
+                        .and_then(|t| t.strip_prefix("✔ chain verified up to seq "))
+                        .and_then(|n| n.split(' ').next()?.parse::<u64>().ok())
+                        .is_some_and(|n| n > before)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        after[2],
+        serde_json::json!([]),
+        "no integrity event: {after}"
+    );
+    interrupt(&relay);
+    echoes_tests::within(relay.wait()).await.unwrap();
+    browser.close().await.unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
 }

@@ -289,7 +289,12 @@ fn hello() -> Frame {
 
 /// A signed chain of `n` records with a checkpoint every 10.
 fn signed_chain(n: u64, chain_id: [u8; 16]) -> Vec<Item> {
-    let key = SigningKey::from_bytes(&[7; 32]);
+    signed_chain_by(n, chain_id, 7)
+}
+
+/// [`signed_chain`] signed by the key of seed `seed` (`seed` 0: no checkpoints at all).
+fn signed_chain_by(n: u64, chain_id: [u8; 16], seed: u8) -> Vec<Item> {
+    let key = SigningKey::from_bytes(&[seed; 32]);
     let mut chain = Chainer::new();
     let mut items = Vec::new();
     for i in 1..=n {
@@ -303,7 +308,7 @@ fn signed_chain(n: u64, chain_id: [u8; 16]) -> Vec<Item> {
             .unwrap(),
         );
         items.push(Item::Rec(r.clone()));
-        if i % 10 == 0 {
+        if i % 10 == 0 && seed != 0 {
             items.push(Item::Cp(Checkpoint::sign(
                 &key,
                 chain_id,
@@ -409,18 +414,24 @@ async fn the_app_pinpoints_every_fault_and_raises_no_false_alarm() {
     browser.client.goto(&open(addr)).await.unwrap();
     let seen = browser
         .wait_for("the configured key to refuse", EVENTS, |v| {
-            // The connection ends at once; the event shows at the next animation frame.
-            v[2] == "refused" && v[1].as_array().is_some_and(|e| !e.is_empty())
+            // The connection ends at once; the events show at the next animation frame.
+            v[2] == "refused" && v[1].as_array().is_some_and(|e| e.len() == 2)
         })
         .await
         .unwrap();
+    // Another key, for a chain this browser never saw: a new identity, not trusted, explained
+    // (not counted as tampering); the 10 readings nothing signed left the twin.
+    assert_eq!(seen[0], "new-key", "{seen}");
     let events = seen[1].as_array().unwrap();
-    assert_eq!(events.len(), 1, "{seen}");
+    assert_eq!(
+        events[0], "10 unsigned reading(s) from the refused relay removed from the twin",
+        "{seen}"
+    );
     assert!(
-        events[0]
+        events[1]
             .as_str()
             .unwrap()
-            .starts_with("seq 10: forged checkpoint: signed by"),
+            .starts_with("seq 10: a new key (ed25519:"),
         "{seen}"
     );
     task.abort();
@@ -442,6 +453,131 @@ async fn the_app_pinpoints_every_fault_and_raises_no_false_alarm() {
     );
     assert_eq!(seen[0], "verified");
     task.abort();
+    browser.close().await.unwrap();
+    relay.stop().await;
+}
+
+/// Pins `key` and `chain` for the relay at `addr` in the browser's storage, as an earlier visit
+/// to the genuine relay would have.
+async fn pin(browser: &Browser, addr: std::net::SocketAddr, key: [u8; 32], chain: [u8; 16]) {
+    let url = format!("ws://{addr}/ws");
+    browser
+        .js(&format!(
+            "localStorage.setItem('echoes.keys', JSON.stringify({{'{url}': '{}'}}));
+             localStorage.setItem('echoes.chains', JSON.stringify({{'{url}': '{}'}}));
+             return true",
+            hex::encode(SigningKey::from_bytes(&key).verifying_key().to_bytes()),
+            hex::encode(chain)
+        ))
+        .await
+        .unwrap();
+}
+
+const BADGE: &str = "const b = document.querySelector('.badge');
+    return [b.dataset.integrity, b.textContent, document.querySelectorAll('.events li').length]";
+
+/// The hole an outside review found: a page that pinned a relay's key, on a relay at the same
+/// address that has another key and simply never signs, said "✔ chain verified" without end.
+/// Linked records must never read as verified before the pinned key signs them; no signature in
+/// time is a warning; a relay that then signs with its own key is a new identity, refused, its
+/// readings gone, and trusting it takes a confirmed action.
+#[tokio::test]
+async fn an_impostor_that_never_signs_is_never_shown_as_verified() {
+    let relay = TestRelay::start(Config {
+        dist: Some(dist()),
+        ..Config::default()
+    })
+    .await;
+    let browser = Browser::start().await.unwrap();
+    let genuine = [7; 32];
+
+    let mut all = vec![hello()];
+    all.extend(frames(&signed_chain_by(30, [2; 16], 0)));
+    let (addr, task) = impostor(all).await;
+    browser
+        .client
+        .goto(&format!("http://{}/#/", relay.http))
+        .await
+        .unwrap();
+    pin(&browser, addr, genuine, [1; 16]).await;
+    browser
+        .client
+        .goto(&format!(
+            "http://{}/?relay=ws://{addr}/ws&sign_within=3#/",
+            relay.http
+        ))
+        .await
+        .unwrap();
+    // Every state the badge shows until the warning, sampled as the page runs.
+    let start = std::time::Instant::now();
+    let mut seen = Vec::new();
+    let last = loop {
+        let v = browser.js(BADGE).await.unwrap();
+        seen.push(v[0].as_str().unwrap_or_default().to_string());
+        if v[0] == "unsigned" || start.elapsed() > echoes_tests::PATIENCE {
+            break v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(last[0], "unsigned", "{last}");
+    assert!(
+        last[1].as_str().unwrap().starts_with("⚠ unsigned for "),
+        "{last}"
+    );
+    assert!(seen.iter().any(|s| s == "linked"), "{seen:?}");
+    assert!(!seen.iter().any(|s| s == "verified"), "{seen:?}");
+    assert!(start.elapsed() >= std::time::Duration::from_secs(3));
+    task.abort();
+
+    // One that signs with its own key, for its own chain.
+    let mut all = vec![hello()];
+    all.extend(frames(&signed_chain_by(30, [3; 16], 9)));
+    let (addr, task) = impostor(all).await;
+    pin(&browser, addr, genuine, [1; 16]).await;
+    browser
+        .client
+        .goto(&format!("http://{}/?relay=ws://{addr}/ws#/", relay.http))
+        .await
+        .unwrap();
+    let state = browser
+        .wait_for(
+            "the new key to be refused",
+            "return [document.querySelector('.badge').dataset.integrity,
+                     document.querySelector('.conn').dataset.state,
+                     document.querySelectorAll('.tile').length]",
+            |v| v[0] == "new-key" && v[1] == "refused",
+        )
+        .await
+        .unwrap();
+    assert_eq!(state[2], 0, "its readings left the twin: {state}");
+    assert!(!seen.iter().any(|s| s == "verified"));
+    // Explained on the Integrity page; trusting the new key is one confirmed action.
+    browser
+        .js("location.hash = '#/integrity'; return true")
+        .await
+        .unwrap();
+    browser.click(".new-key-banner .accept-key").await.unwrap();
+    browser
+        .click(".new-key-banner .confirm-accept")
+        .await
+        .unwrap();
+    task.abort();
+    let saved = browser
+        .wait_for(
+            "the new key to be saved",
+            &format!(
+                "const url = 'ws://{addr}/ws';
+                 return [JSON.parse(localStorage.getItem('echoes.keys'))[url],
+                         JSON.parse(localStorage.getItem('echoes.chains'))[url]]"
+            ),
+            |v| v[1] == hex::encode([3u8; 16]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        saved[0],
+        hex::encode(SigningKey::from_bytes(&[9; 32]).verifying_key().to_bytes())
+    );
     browser.close().await.unwrap();
     relay.stop().await;
 }

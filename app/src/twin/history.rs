@@ -207,6 +207,38 @@ impl History {
             .collect()
     }
 
+    /// The newest reading, if any.
+    pub fn newest(&self) -> Option<RawReading<'_>> {
+        self.last(1).pop()
+    }
+
+    /// Of the newest `n` readings, how many have a seq above `seq` (the newest ones, as readings
+    /// of one chain arrive in seq order).
+    pub fn count_newest_after(&self, n: usize, seq: u64) -> usize {
+        self.seq
+            .iter()
+            .rev()
+            .take(n)
+            .take_while(|s| **s > seq)
+            .count()
+    }
+
+    /// Removes the newest `n` readings (columns left empty go); returns how many it removed.
+    pub fn drop_newest(&mut self, n: usize) -> usize {
+        let n = n.min(self.len());
+        for _ in 0..n {
+            self.seq.pop_back();
+            self.ts_us.pop_back();
+            for c in &mut self.columns {
+                if c.values.pop_back().is_some_and(|v| !v.is_nan()) {
+                    c.present -= 1;
+                }
+            }
+        }
+        self.columns.retain(|c| c.present > 0);
+        n
+    }
+
     /// Sensor time of the newest reading.
     pub fn latest_ts(&self) -> Option<i64> {
         self.ts_us.back().copied()

@@ -12,6 +12,11 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 /// `n` records over `sensors` sensors of two assets, chained from genesis.
 fn chain(n: u64, sensors: u32) -> Vec<ChainedRecord> {
+    chain_from(n, sensors, 0.0)
+}
+
+/// [`chain`] with every value shifted by `shift` (another chain of the same shape).
+fn chain_from(n: u64, sensors: u32, shift: f64) -> Vec<ChainedRecord> {
     let mut c = Chainer::new();
     (0..n)
         .map(|i| {
@@ -26,8 +31,8 @@ fn chain(n: u64, sensors: u32) -> Vec<ChainedRecord> {
                 asset,
                 id,
                 [
-                    ("temperature".to_string(), 40.0 + i as f64),
-                    ("pressure".to_string(), 100.0 + i as f64),
+                    ("temperature".to_string(), 40.0 + i as f64 + shift),
+                    ("pressure".to_string(), 100.0 + i as f64 + shift),
                 ],
             )
             .unwrap();
@@ -52,6 +57,14 @@ fn hello(head_seq: u64) -> Frame {
     }
 }
 
+/// `(seq, records)` of a twin whose records all link.
+fn linked(twin: &Twin) -> Option<(u64, u64)> {
+    match twin.integrity() {
+        Integrity::Linked { seq, records, .. } => Some((seq, records)),
+        _ => None,
+    }
+}
+
 /// Feeds `frames` to a new twin and returns it.
 fn twin_after(frames: &[Frame]) -> Twin {
     let mut twin = Twin::new();
@@ -72,13 +85,7 @@ fn starts_waiting_and_verifies_a_clean_stream() {
     assert_eq!(changes.updated.len(), 10, "each sensor once");
     let changes = twin.apply(&batch(&records[25..], records[24].hash), 6.0);
     assert!(!changes.added);
-    assert_eq!(
-        twin.integrity(),
-        Integrity::Verified {
-            seq: 40,
-            records: 40
-        }
-    );
+    assert_eq!(linked(&twin), Some((40, 40)));
     assert_eq!(twin.sensors().len(), 10);
     let key = SensorKey {
         asset: "pump-01".into(),
@@ -96,13 +103,7 @@ fn starts_waiting_and_verifies_a_clean_stream() {
 fn a_client_joining_mid_chain_verifies_from_its_anchor() {
     let records = chain(30, 5);
     let twin = twin_after(&[hello(19), batch(&records[19..], records[18].hash)]);
-    assert_eq!(
-        twin.integrity(),
-        Integrity::Verified {
-            seq: 30,
-            records: 11
-        }
-    );
+    assert_eq!(linked(&twin), Some((30, 11)));
 }
 
 #[wasm_bindgen_test(unsupported = test)]
@@ -183,13 +184,7 @@ fn an_announced_gap_is_reported_but_is_not_tampering() {
         Frame::Gap { from: 11, to: 20 },
         batch(&records[20..], records[19].hash),
     ]);
-    assert_eq!(
-        twin.integrity(),
-        Integrity::Verified {
-            seq: 30,
-            records: 20
-        }
-    );
+    assert_eq!(linked(&twin), Some((30, 20)));
     assert_eq!(twin.events(), &[Event::Skipped { from: 11, to: 20 }]);
 }
 
@@ -200,13 +195,7 @@ fn a_reconnect_reports_what_was_missed() {
     twin.reconnected(false);
     twin.apply(&hello(35), 0.0);
     twin.apply(&batch(&records[35..], records[34].hash), 0.0);
-    assert_eq!(
-        twin.integrity(),
-        Integrity::Verified {
-            seq: 50,
-            records: 25
-        }
-    );
+    assert_eq!(linked(&twin), Some((50, 25)));
     assert_eq!(twin.events(), &[Event::Missed { from: 11, to: 35 }]);
 }
 
@@ -219,10 +208,7 @@ fn a_relay_restart_starts_a_new_chain() {
     twin.apply(&hello(0), 0.0);
     twin.apply(&batch(&new, GENESIS), 0.0);
     assert_eq!(twin.events(), &[Event::Restarted { previous_head: 40 }]);
-    assert!(matches!(
-        twin.integrity(),
-        Integrity::Verified { seq: 5, .. }
-    ));
+    assert!(matches!(twin.integrity(), Integrity::Linked { seq: 5, .. }));
 }
 
 #[wasm_bindgen_test(unsupported = test)]
@@ -256,13 +242,7 @@ fn a_resumed_connection_keeps_verifying_across_the_reconnect() {
     twin.reconnected(true);
     twin.apply(&hello(50), 0.0);
     twin.apply(&batch(&records[10..], records[9].hash), 0.0);
-    assert_eq!(
-        twin.integrity(),
-        Integrity::Verified {
-            seq: 50,
-            records: 50
-        }
-    );
+    assert_eq!(linked(&twin), Some((50, 50)));
     assert_eq!(twin.events(), &[]);
     // A resumed stream that does not link to our head is caught.
     let other = chain(60, 4);
@@ -281,13 +261,7 @@ fn a_resumed_connection_keeps_verifying_across_the_reconnect() {
     twin.reconnected(true);
     twin.apply(&Frame::Gap { from: 11, to: 40 }, 0.0);
     twin.apply(&batch(&records[40..], records[39].hash), 0.0);
-    assert_eq!(
-        twin.integrity(),
-        Integrity::Verified {
-            seq: 50,
-            records: 20
-        }
-    );
+    assert_eq!(linked(&twin), Some((50, 20)));
     assert_eq!(twin.events(), &[Event::Skipped { from: 11, to: 40 }]);
 }
 
@@ -659,7 +633,8 @@ fn csv_export_is_exactly_the_records_in_view() {
     );
     let snap = crate::export::snapshot(&twin, "ws://x/ws", 0.0);
     assert_eq!(snap["head_seq"], 4);
-    assert_eq!(snap["integrity"]["state"], "verified");
+    assert_eq!(snap["integrity"]["state"], "linked");
+    assert_eq!(snap["integrity"]["signed_seq"], serde_json::Value::Null);
     assert_eq!(
         snap["assets"][0]["sensors"][0]["latest"]["fields"]["temperature"],
         99.0
@@ -677,9 +652,13 @@ fn signer(seed: u8) -> ed25519_dalek::SigningKey {
 }
 
 fn checkpoint(r: &ChainedRecord, seed: u8) -> Frame {
+    checkpoint_of(r, seed, [5; 16])
+}
+
+fn checkpoint_of(r: &ChainedRecord, seed: u8, chain_id: echoes_proto::ChainId) -> Frame {
     Frame::Checkpoint(echoes_proto::Checkpoint::sign(
         &signer(seed),
-        [5; 16],
+        chain_id,
         r.seq,
         r.hash,
         r.seq as i64 * 1_000_000,
@@ -714,10 +693,14 @@ fn another_key_is_refused_and_a_reorder_reads_as_one() {
     let records = chain(12, 3);
     let mut twin = Twin::new();
     twin.pin(signer(1).verifying_key().to_bytes());
+    twin.remember_chain([5; 16]);
     twin.apply(&hello(0), 0.0);
     twin.apply(&batch(&records[..6], GENESIS), 0.0);
     twin.apply(&checkpoint(&records[5], 2), 0.0);
-    let e = twin.refused().expect("refused");
+    // Another key for the chain this relay was seen signing: a forgery.
+    let Some(Refusal::Tampered(e)) = twin.refused() else {
+        panic!("{:?}", twin.refused())
+    };
     assert_eq!(e.seq, 6);
     assert!(matches!(e.kind, ChainErrorKind::CheckpointForged(_)));
 
@@ -760,4 +743,158 @@ fn another_key_is_refused_and_a_reorder_reads_as_one() {
             kind: ChainErrorKind::Replayed
         }))
     ));
+}
+
+// ---- trust: linked is not verified until the pinned key signs ----
+
+#[wasm_bindgen_test(unsupported = test)]
+fn linked_records_count_as_verified_only_once_a_pinned_signature_covers_them() {
+    #[track_caller]
+    fn check(twin: &Twin, signed: Option<u64>, since: Option<f64>) {
+        assert_eq!(
+            twin.integrity(),
+            Integrity::Linked {
+                seq: twin.head(),
+                records: twin.head(),
+                signed,
+                unsigned_since_ms: since,
+            }
+        );
+    }
+    let records = chain(30, 3);
+    let mut twin = Twin::new();
+    twin.pin(signer(1).verifying_key().to_bytes());
+    twin.apply(&hello(0), 0.0);
+    twin.apply(&batch(&records[..10], GENESIS), 1_000.0);
+    check(&twin, None, Some(1_000.0));
+    twin.apply(&batch(&records[10..20], records[9].hash), 2_000.0);
+    // Up to 15 signed: what waits now is seq 16, which came at 2 s.
+    twin.apply(&checkpoint(&records[14], 1), 3_000.0);
+    check(&twin, Some(15), Some(2_000.0));
+    twin.apply(&checkpoint(&records[19], 1), 3_500.0);
+    check(&twin, Some(20), None);
+    assert!(!twin.integrity().overdue(1e12, 10_000.0));
+    // A checkpoint that comes before its records waits for them, then covers them.
+    twin.apply(&checkpoint(&records[24], 1), 4_000.0);
+    twin.apply(&batch(&records[20..30], records[19].hash), 4_500.0);
+    check(&twin, Some(25), Some(4_500.0));
+    // A relay that restarts with its key but without its chain signs the new chain: trusted.
+    let fresh = chain_from(5, 3, 0.5);
+    twin.reconnected(false);
+    twin.apply(&hello(0), 5_000.0);
+    twin.apply(&batch(&fresh, GENESIS), 5_000.0);
+    check(&twin, None, Some(4_500.0));
+    twin.apply(&checkpoint_of(&fresh[4], 1, [6; 16]), 6_000.0);
+    check(&twin, Some(5), None);
+    assert!(twin.refused().is_none());
+    assert_eq!(twin.known_chain(), Some([6; 16]));
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn an_impostor_that_never_signs_is_flagged_and_a_new_key_leaves_the_twin() {
+    let key = signer(1).verifying_key().to_bytes();
+    let trusted = chain(10, 2);
+    let mut twin = Twin::new();
+    twin.pin(key);
+    twin.apply(&hello(0), 0.0);
+    twin.apply(&batch(&trusted, GENESIS), 0.0);
+    twin.apply(&checkpoint(&trusted[9], 1), 0.0);
+    assert!(matches!(
+        twin.integrity(),
+        Integrity::Linked {
+            signed: Some(10),
+            unsigned_since_ms: None,
+            ..
+        }
+    ));
+
+    // On the same address, a relay with a new chain that never signs: linked, never verified,
+    // and a warning once the wait passes the limit.
+    let fake = chain_from(20, 2, 1000.0);
+    twin.reconnected(false);
+    twin.apply(&hello(0), 5_000.0);
+    twin.apply(&batch(&fake[..8], GENESIS), 5_000.0);
+    let i = twin.integrity();
+    assert!(
+        matches!(i, Integrity::Linked { seq: 8, signed: None, unsigned_since_ms: Some(t), .. } if t == 5_000.0),
+        "{i:?}"
+    );
+    assert!(!i.overdue(15_000.0, 10_000.0));
+    assert!(i.overdue(15_001.0, 10_000.0));
+    // Re-anchoring (a gap, a reconnect) does not restart the wait.
+    twin.apply(&Frame::Gap { from: 9, to: 12 }, 9_000.0);
+    twin.apply(&batch(&fake[12..16], fake[11].hash), 9_000.0);
+    assert!(matches!(
+        twin.integrity(),
+        Integrity::Linked { seq: 16, signed: None, unsigned_since_ms: Some(t), .. } if t == 5_000.0
+    ));
+    let value = |twin: &Twin| {
+        let k = SensorKey {
+            asset: "pump-01".into(),
+            sensor_id: 2,
+        };
+        let r = twin.reading(&k).unwrap();
+        (r.seq, r.fields[1].value)
+    };
+    assert_eq!(value(&twin), (16, 40.0 + 15.0 + 1000.0));
+
+    // Then it signs, with its own key, for its own chain: a new identity. Refused, explained
+    // apart from tampering, and its unsigned readings leave the twin.
+    twin.apply(&checkpoint_of(&fake[15], 2, [7; 16]), 10_000.0);
+    let Some(Refusal::NewKey {
+        pinned,
+        key: new,
+        chain_id,
+        seq,
+    }) = twin.refused().cloned()
+    else {
+        panic!("{:?}", twin.refused())
+    };
+    assert_eq!(
+        (pinned, new, chain_id, seq),
+        (key, signer(2).verifying_key().to_bytes(), [7; 16], 16)
+    );
+    assert_eq!(
+        twin.integrity(),
+        Integrity::NewKey {
+            key: new,
+            pinned: key
+        }
+    );
+    assert!(!twin.events().iter().any(|e| matches!(e, Event::Chain(_))));
+    assert!(twin.events().contains(&Event::Withdrawn { readings: 12 }));
+    // Only the trusted relay's readings remain, as they were.
+    assert_eq!(value(&twin), (10, 40.0 + 9.0));
+    for s in twin.sensors().values() {
+        assert!(s.history.last(usize::MAX).iter().all(|r| r.0 <= 10));
+    }
+    // Nothing more from it is taken.
+    twin.apply(&batch(&fake[16..], fake[15].hash), 11_000.0);
+    assert_eq!(value(&twin), (10, 49.0));
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn a_refused_relays_unsigned_readings_leave_the_twin_and_new_sensors_go() {
+    let trusted = chain(6, 2);
+    let mut twin = Twin::new();
+    twin.pin(signer(1).verifying_key().to_bytes());
+    twin.remember_chain([5; 16]);
+    twin.apply(&batch(&trusted[..4], GENESIS), 0.0);
+    twin.apply(&checkpoint(&trusted[3], 1), 0.0);
+    // Two more readings, and one of a sensor never seen before, then a forged checkpoint.
+    let mut more = trusted[4..].to_vec();
+    let mut c = Chainer::resume(7, trusted[5].hash);
+    more.push(c.append(Record::new(7, "valve-09", 1, [("open".to_string(), 1.0)]).unwrap()));
+    twin.apply(&batch(&more, trusted[3].hash), 0.0);
+    assert_eq!(twin.sensors().len(), 3);
+    twin.apply(&checkpoint(&more[2], 2), 0.0);
+    assert!(matches!(twin.refused(), Some(Refusal::Tampered(_))));
+    assert!(matches!(twin.integrity(), Integrity::Broken { .. }));
+    assert_eq!(
+        twin.sensors().len(),
+        2,
+        "the sensor known only from unsigned readings went"
+    );
+    assert!(twin.events().contains(&Event::Withdrawn { readings: 3 }));
+    assert!(twin.sensors().values().all(|s| s.latest.seq <= 4));
 }

@@ -2,8 +2,9 @@
 
 use leptos::prelude::*;
 
-use super::{clock_time, download, format_value, Live, Route};
+use super::{clock_time, download, Live, Route};
 use crate::alarms::{Condition, Rule, RuleSet, Severity};
+use crate::text::format_value;
 
 #[component]
 pub fn AlarmsPage() -> impl IntoView {

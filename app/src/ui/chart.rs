@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::{clock_time, format_value, Live};
+use super::{clock_time, Live};
 use crate::chart::{ticks, value_range, Viewport};
+use crate::text::format_value;
 use crate::twin::{Point, SensorKey};
 
 /// Series colours, distinguishable in both themes.

@@ -9,7 +9,8 @@ use super::alarms::RuleForm;
 use super::chart::{Chart, ChartState, PALETTE};
 use super::overview::age_text;
 use super::prognosis::{PrognosisPanel, WhatIfPanel};
-use super::{clock_time, download, format_value, Live, Route};
+use super::{clock_time, download, Live, Route};
+use crate::text::format_value;
 use crate::twin::SensorKey;
 
 /// Sensors plotted when the page opens on a whole asset.

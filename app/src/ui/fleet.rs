@@ -11,10 +11,9 @@ use futures::StreamExt;
 use leptos::prelude::*;
 
 use super::source::{backoff_ms, decode, open, site_config, with_from, FleetRelay};
-use super::{
-    describe, format_value, now_ms, pinned_key, query, save_pinned_key, storage, stored, Conn, Live,
-};
-use crate::twin::{Integrity, Status, Twin};
+use super::{keep_identity, known_chain, now_ms, pinned_key, query, storage, stored, Conn, Live};
+use crate::text::format_value;
+use crate::twin::{Status, Twin};
 
 const FLEET_KEY: &str = "echoes.fleet";
 /// Least time between two redraws of one site's rows (its records are applied at once).
@@ -36,6 +35,9 @@ impl Site {
         let mut twin = Twin::new();
         if let Some(key) = pinned_key(&relay.url) {
             twin.pin(key);
+        }
+        if let Some(id) = known_chain(&relay.url) {
+            twin.remember_chain(id);
         }
         Site {
             name: StoredValue::new(relay.label()),
@@ -105,24 +107,22 @@ async fn follow(site: Site, alive: Rc<Cell<bool>>) {
                     let _ = site.conn.try_set(Conn::Live);
                 }
                 let now = now_ms();
-                let (refused, key) = site
+                let refused = site
                     .twin
                     .try_update_value(|t| {
                         t.apply(&frame, now);
-                        (t.refused().is_some(), t.pinned().copied())
+                        t.refused().is_some()
                     })
-                    .unwrap_or((false, None));
+                    .unwrap_or(false);
                 if refused {
                     let _ = site.conn.try_set(Conn::Refused);
                     let _ = site.version.try_update(|v| *v += 1);
                     return;
                 }
                 // Trust on first use, per relay URL, as on the single-relay pages.
-                if let Some(k) = key {
-                    if pinned_key(&base) != Some(k) {
-                        save_pinned_key(&base, Some(&k));
-                    }
-                }
+                let mut saved = pinned_key(&base);
+                site.twin
+                    .with_value(|t| keep_identity(&base, t, &mut saved));
                 if now - redrawn >= REDRAW_MS {
                     redrawn = now;
                     let _ = site.version.try_update(|v| *v += 1);
@@ -275,15 +275,10 @@ pub fn FleetPage() -> impl IntoView {
                 };
                 let badge = move || {
                     site.version.track();
-                    site.twin.with_value(|t| match t.integrity() {
-                        Integrity::Waiting => ("waiting", "waiting for records".to_string()),
-                        Integrity::Verified { seq, .. } => {
-                            ("verified", format!("✔ chain verified up to seq {seq}"))
-                        }
-                        Integrity::Broken { first, .. } => (
-                            "broken",
-                            format!("✘ seq {}: {}", first.seq, describe(&first.kind)),
-                        ),
+                    let now = live.now_ms.get();
+                    site.twin.with_value(|t| {
+                        let b = crate::text::badge(&t.integrity(), now, t.config().sign_within_ms);
+                        (b.state, b.text)
                     })
                 };
                 let key = move || {

@@ -4,10 +4,10 @@
 use leptos::prelude::*;
 
 use super::{
-    describe, download, now_ms, storage, stored, Conn, Live, Route, HISTORY_KEY, RELAY_KEY,
-    THEME_KEY, TOKEN_KEY,
+    download, now_ms, storage, stored, Conn, Live, Route, HISTORY_KEY, RELAY_KEY, THEME_KEY,
+    TOKEN_KEY,
 };
-use crate::twin::Integrity;
+use crate::text::badge;
 
 #[component]
 pub fn Header() -> impl IntoView {
@@ -18,7 +18,11 @@ pub fn Header() -> impl IntoView {
         Conn::Demo => ("demo", "demo (no relay)".to_string()),
         Conn::Refused => (
             "refused",
-            "refused: its checkpoints do not verify".to_string(),
+            if matches!(live.integrity.get(), crate::twin::Integrity::NewKey { .. }) {
+                "refused: a new key, not trusted".to_string()
+            } else {
+                "refused: its checkpoints do not verify".to_string()
+            },
         ),
         Conn::Retrying { attempt, delay_ms } => (
             "retrying",
@@ -74,23 +78,17 @@ pub fn Header() -> impl IntoView {
 #[component]
 fn IntegrityBadge() -> impl IntoView {
     let live = expect_context::<Live>();
-    let badge = Memo::new(move |_| match live.integrity.get() {
-        Integrity::Waiting => ("waiting", "waiting for records".to_string(), String::new()),
-        Integrity::Verified { seq, records } => (
-            "verified",
-            format!("✔ chain verified up to seq {seq}"),
-            format!("{records} records re-hashed and linked in this browser"),
-        ),
-        Integrity::Broken { first, errors, .. } => (
-            "broken",
-            format!("✖ chain broken at seq {}", first.seq),
-            format!("{}; {errors} problem(s) so far", describe(&first.kind)),
-        ),
+    let within_ms = live.twin.with_value(|t| t.config().sign_within_ms);
+    // Derived from the clock too: a signature that does not come turns it into a warning.
+    let badge = Memo::new(move |_| {
+        live.integrity
+            .with(|i| badge(i, live.now_ms.get(), within_ms))
     });
     view! {
-        <span class="badge" data-integrity=move || badge.get().0 title=move || badge.get().2>
-            {move || badge.get().1}
-        </span>
+        <a class="badge" href="#/integrity" data-integrity=move || badge.get().state
+            title=move || badge.get().title>
+            {move || badge.get().text}
+        </a>
     }
 }
 

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
 
-use echoes_proto::{ChainErrorKind, Frame};
+use echoes_proto::Frame;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -253,14 +253,10 @@ impl Live {
                 if self.signed.with_untracked(|s| *s != signed) {
                     self.signed.set(signed);
                 }
-                // Trust on first use: the first key that signed a valid checkpoint is pinned
-                // in this browser; a checkpoint from any other key is then refused.
-                if let Some(key) = twin.pinned() {
-                    let saved = self.saved_key.with_value(|k| k.as_ref() == Some(key));
-                    if !saved && !self.demo_running() && twin.refused().is_none() {
-                        save_pinned_key(&self.url.get_untracked(), Some(key));
-                        self.saved_key.set_value(Some(*key));
-                    }
+                if !self.demo_running() {
+                    let url = self.url.get_untracked();
+                    self.saved_key
+                        .update_value(|saved| keep_identity(&url, twin, saved));
                 }
                 let integrity = twin.integrity();
                 if self.integrity.get_untracked() != integrity {
@@ -302,27 +298,72 @@ pub const RULES_KEY: &str = "echoes.rules";
 pub const THEME_KEY: &str = "echoes.theme";
 /// Relay keys pinned in this browser: a JSON object, relay URL → public key (hex).
 pub const KEYS_KEY: &str = "echoes.keys";
+/// The chain each relay was last seen signing with its pinned key: relay URL → chain id (hex).
+pub const CHAINS_KEY: &str = "echoes.chains";
 
-/// The key pinned for `url` in this browser, if any.
-pub fn pinned_key(url: &str) -> Option<echoes_proto::PublicKey> {
+/// The bytes saved for `url` under `store` (a JSON object of hex values), if any.
+fn saved_bytes<const N: usize>(store: &str, url: &str) -> Option<[u8; N]> {
     let map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&stored(KEYS_KEY)?).ok()?;
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(map.get(url)?.as_str()?, &mut key).ok()?;
-    Some(key)
+        serde_json::from_str(&stored(store)?).ok()?;
+    let mut bytes = [0u8; N];
+    hex::decode_to_slice(map.get(url)?.as_str()?, &mut bytes).ok()?;
+    Some(bytes)
 }
 
-/// Pins (or with `None`, forgets) the key for `url`.
-pub fn save_pinned_key(url: &str, key: Option<&echoes_proto::PublicKey>) {
-    let mut map: serde_json::Map<String, serde_json::Value> = stored(KEYS_KEY)
+/// Saves (or with `None`, forgets) the bytes for `url` under `store`.
+fn save_bytes(store: &str, url: &str, bytes: Option<&[u8]>) {
+    let mut map: serde_json::Map<String, serde_json::Value> = stored(store)
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    match key {
-        Some(k) => map.insert(url.to_string(), hex::encode(k).into()),
+    match bytes {
+        Some(b) => map.insert(url.to_string(), hex::encode(b).into()),
         None => map.remove(url),
     };
     if let Some(s) = storage() {
-        let _ = s.set_item(KEYS_KEY, &serde_json::Value::Object(map).to_string());
+        let _ = s.set_item(store, &serde_json::Value::Object(map).to_string());
+    }
+}
+
+/// The key pinned for `url` in this browser, if any.
+pub fn pinned_key(url: &str) -> Option<echoes_proto::PublicKey> {
+    saved_bytes(KEYS_KEY, url)
+}
+
+/// Pins (or with `None`, forgets) the key for `url`; the chain it was seen signing goes with it.
+pub fn save_pinned_key(url: &str, key: Option<&echoes_proto::PublicKey>) {
+    save_bytes(KEYS_KEY, url, key.map(|k| &k[..]));
+    if key.is_none() {
+        save_bytes(CHAINS_KEY, url, None);
+    }
+}
+
+/// The chain `url` was last seen signing with its pinned key.
+pub fn known_chain(url: &str) -> Option<echoes_proto::ChainId> {
+    saved_bytes(CHAINS_KEY, url)
+}
+
+pub fn save_known_chain(url: &str, id: &echoes_proto::ChainId) {
+    save_bytes(CHAINS_KEY, url, Some(&id[..]));
+}
+
+/// Takes what the twin learnt of `url`'s identity into this browser: trust on first use pins the
+/// first key that signed a valid checkpoint (a checkpoint by any other key is then refused), and
+/// the chain it signs is remembered, so that a relay coming back with a new key *and* a new chain
+/// is told apart from a forgery within its chain. Nothing is saved from a refused relay.
+pub fn keep_identity(url: &str, twin: &Twin, saved: &mut Option<echoes_proto::PublicKey>) {
+    if twin.refused().is_some() {
+        return;
+    }
+    if let Some(key) = twin.pinned() {
+        if saved.as_ref() != Some(key) {
+            save_pinned_key(url, Some(key));
+            *saved = Some(*key);
+        }
+    }
+    if let Some(id) = twin.known_chain() {
+        if known_chain(url) != Some(id) {
+            save_known_chain(url, &id);
+        }
     }
 }
 
@@ -413,15 +454,6 @@ pub async fn file_text(file: &web_sys::File) -> String {
         .unwrap_or_default()
 }
 
-/// A value for people: two decimals, or scientific notation when very large or small.
-pub fn format_value(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-3) {
-        format!("{v:.3e}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
 /// Browser-local wall time of a sensor timestamp, `HH:MM:SS.mmm`.
 pub fn clock_time(ts_us: i64) -> String {
     let d = js_sys::Date::new(&JsValue::from_f64(ts_us as f64 / 1000.0));
@@ -434,22 +466,6 @@ pub fn clock_time(ts_us: i64) -> String {
     )
 }
 
-pub fn describe(kind: &ChainErrorKind) -> String {
-    match kind {
-        ChainErrorKind::HashMismatch { .. } => "record or hash altered".into(),
-        ChainErrorKind::Gap { expected, got } => format!("records {expected}–{} missing", got - 1),
-        ChainErrorKind::OutOfOrder { expected } => {
-            format!("replayed or out of order (expected {expected})")
-        }
-        ChainErrorKind::Reordered => "reordered (arrived after later records)".into(),
-        ChainErrorKind::Replayed => "replayed (received twice)".into(),
-        ChainErrorKind::CheckpointForged(e) => format!("forged checkpoint: {e}"),
-        ChainErrorKind::CheckpointMismatch { .. } => {
-            "signed checkpoint does not match: records rewritten up to here".into()
-        }
-    }
-}
-
 fn twin_config() -> TwinConfig {
     let mut config = TwinConfig::default();
     if let Some(n) = query("history")
@@ -457,6 +473,12 @@ fn twin_config() -> TwinConfig {
         .and_then(|h| h.parse::<usize>().ok())
     {
         config.history_len = n.clamp(10, 100_000);
+    }
+    // `?sign_within=S`: for a relay run with a longer `--checkpoint-secs` than the default 5.
+    if let Some(s) = query("sign_within").and_then(|s| s.parse::<f64>().ok()) {
+        if s.is_finite() && s > 0.0 {
+            config.sign_within_ms = s * 1000.0;
+        }
     }
     config
 }
@@ -478,6 +500,9 @@ pub fn App() -> impl IntoView {
     let saved_key = pinned_key(&url);
     if let Some(key) = saved_key {
         twin.pin(key);
+    }
+    if let Some(id) = known_chain(&url) {
+        twin.remember_chain(id);
     }
     let live = Live {
         url: RwSignal::new(url),
@@ -627,12 +652,13 @@ fn frame_loop(live: Live) {
     let again = slot.clone();
     *slot.borrow_mut() = Some(Closure::new(move |ts: f64| {
         let start = perf_now();
-        let frame = live
+        let frames = live
             .demo
-            .try_update_value(|d| d.as_mut().and_then(|d| d.poll(now_ms())))
-            .flatten();
-        if let Some(f) = frame {
-            apply(live, &f);
+            .try_update_value(|d| d.as_mut().map(|d| d.poll(now_ms())))
+            .flatten()
+            .unwrap_or_default();
+        for f in &frames {
+            apply(live, f);
         }
         live.flush();
         let work = perf_now() - start;

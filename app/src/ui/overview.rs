@@ -6,8 +6,9 @@
 use leptos::prelude::*;
 
 use super::header::DemoButton;
-use super::{describe, format_value, Live, Route};
-use crate::twin::{Event, Status};
+use super::{Live, Route};
+use crate::text::format_value;
+use crate::twin::Status;
 
 /// Tile geometry (px), matching style/main.css: a fixed height (and a minimum width) lets the
 /// page compute which tiles are visible without measuring them.
@@ -285,25 +286,7 @@ pub fn Events() -> impl IntoView {
                 .iter()
                 .rev()
                 .map(|e| {
-                    let (class, text) = match e {
-                        Event::Chain(err) => {
-                            ("bad", format!("seq {}: {}", err.seq, describe(&err.kind)))
-                        }
-                        Event::Skipped { from, to } => (
-                            "info",
-                            format!("seq {from}–{to} not sent by the relay (no longer kept)"),
-                        ),
-                        Event::Missed { from, to } => (
-                            "info",
-                            format!("seq {from}–{to} chained while disconnected"),
-                        ),
-                        Event::Restarted { previous_head } => (
-                            "warn",
-                            format!(
-                                "relay started a new chain (previous head seq {previous_head})"
-                            ),
-                        ),
-                    };
+                    let (class, text) = crate::text::event(e);
                     view! { <li class=class>{text}</li> }
                 })
                 .collect_view()

@@ -4,8 +4,9 @@
 
 use leptos::prelude::*;
 
-use super::{download, format_value, trainer, Live};
+use super::{download, trainer, Live};
 use crate::prognosis::{fmt_duration, fmt_num, Phase, Prognosis, Rul, WearModel};
+use crate::text::format_value;
 use crate::training::{Job, Reply};
 use crate::twin::SensorKey;
 

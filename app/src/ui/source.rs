@@ -151,9 +151,15 @@ pub async fn connection(live: Live) {
     if let (None, Some(relay)) = (chosen_relay(), site.relay.filter(|r| !r.is_empty())) {
         // The site names its relay: use it, with the key this browser pinned for it, if any.
         let key = super::pinned_key(&relay);
-        if let Some(k) = key {
-            live.twin.update_value(|t| t.pin(k));
-        }
+        let chain = super::known_chain(&relay);
+        live.twin.update_value(|t| {
+            if let Some(k) = key {
+                t.pin(k);
+            }
+            if let Some(id) = chain {
+                t.remember_chain(id);
+            }
+        });
         live.saved_key.set_value(key);
         live.url.set(relay);
     }
