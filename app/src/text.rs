@@ -116,7 +116,8 @@ pub fn event(e: &Event) -> (&'static str, String) {
         Event::NewKey { seq, key } => (
             "warn",
             format!(
-                "seq {seq}: the relay came back with a new key ({}) and a new chain: not trusted",
+                "seq {seq}: a new key ({}) signs a new chain: not trusted (a relay reinstalled or \
+                 without its data folder — or an impostor)",
                 fingerprint(key)
             ),
         ),

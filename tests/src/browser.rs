@@ -220,7 +220,8 @@ pub fn save_screenshot(name: &str, png: &[u8]) {
     let dir = root.join("target/e2e");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    const IN_DOCS: [&str; 8] = [
+    const IN_DOCS: [&str; 9] = [
+        "new-key",
         "overview",
         "detail",
         "alarms",

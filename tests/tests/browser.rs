@@ -191,7 +191,7 @@ async fn a_tampered_record_raises_a_red_alarm_at_its_seq() {
         .unwrap();
     assert_eq!(
         events,
-        serde_json::json!(["seq 13: record or hash altered"])
+        serde_json::json!(["seq 13: hash mismatch (record or hash altered)"])
     );
     let png = browser.client.screenshot().await.unwrap();
     save_screenshot("tampered", &png);
@@ -361,13 +361,29 @@ async fn restarting_run_sh_raises_no_alarm() {
     let root = echoes_tests::repo_root();
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into);
-    // Built by `cargo test` for the relay's own process tests.
+    // Built by `cargo test --workspace` for the relay's own process tests; built here when this
+    // test runs alone.
     let bin = target.join("debug/echoes-relay");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p echoes-relay`",
-        bin.display()
-    );
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "--locked",
+                "-p",
+                "echoes-relay",
+                "--bin",
+                "echoes-relay",
+            ])
+            .current_dir(&root)
+            .status()
+            .unwrap();
+        assert!(
+            built.success() && bin.exists(),
+            "cannot build {}",
+            bin.display()
+        );
+    }
     let data = std::env::temp_dir().join(format!("echoes-run-sh-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let http = format!("127.0.0.1:{}", echoes_tests::free_port());

@@ -383,13 +383,22 @@ async fn the_app_pinpoints_every_fault_and_raises_no_false_alarm() {
                 })
                 .await
                 .unwrap();
-            // Only the injected fault is reported (no false alarm beside it).
-            assert_eq!(seen[1].as_array().unwrap().len(), 1, "{fault:?}: {seen}");
+            // Only the injected fault is reported (no false alarm beside it); a refused relay's
+            // unsigned readings are withdrawn, and that is said too.
+            let (withdrawn, problems): (Vec<_>, Vec<_>) = seen[1]
+                .as_array()
+                .unwrap()
+                .iter()
+                .partition(|t| t.as_str().unwrap().ends_with("removed from the twin"));
+            assert_eq!(problems.len(), 1, "{fault:?}: {seen}");
             if matches!(fault, Fault::ForgeCheckpoint | Fault::OtherKey) {
                 assert_eq!(
                     seen[2], "refused",
                     "{fault:?}: a relay whose checkpoints fail is refused"
                 );
+                assert_eq!(withdrawn.len(), 1, "{fault:?}: {seen}");
+            } else {
+                assert!(withdrawn.is_empty(), "{fault:?}: {seen}");
             }
             if matches!(fault, Fault::OtherKey) {
                 let png = browser.client.screenshot().await.unwrap();
@@ -557,6 +566,12 @@ async fn an_impostor_that_never_signs_is_never_shown_as_verified() {
         .await
         .unwrap();
     browser.click(".new-key-banner .accept-key").await.unwrap();
+    browser
+        .element(".new-key-banner .confirm-accept")
+        .await
+        .unwrap();
+    let png = browser.client.screenshot().await.unwrap();
+    save_screenshot("new-key", &png);
     browser
         .click(".new-key-banner .confirm-accept")
         .await
