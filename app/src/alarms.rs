@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::twin::SensorKey;
+use crate::sensor_key::SensorKey;
 
 /// How bad a fired rule is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -498,8 +498,28 @@ impl Alarms {
 
     /// Drops the alarms of rules no longer in `rules`.
     pub fn retain_rules(&mut self, rules: &[Rule]) {
-        self.map.retain(|(_, id), _| {
-            *id == crate::twin::RISK_RULE || rules.iter().any(|r| r.id == *id)
-        });
+        self.map
+            .retain(|(_, id), _| *id == RISK_RULE || rules.iter().any(|r| r.id == *id));
     }
 }
+
+/// The built-in rule behind the failure-risk alarm (risk within `horizon_s` above `risk_alarm`,
+/// a probability): it shares the alarms' hysteresis, acknowledgement and listing with the user's
+/// rules.
+pub fn risk_rule(risk_alarm: f64, horizon_s: f64) -> Rule {
+    let limit = (risk_alarm * 100.0).clamp(0.0, 100.0);
+    Rule {
+        id: RISK_RULE,
+        asset: None,
+        sensor_id: None,
+        field: format!("failure risk within {horizon_s} s (%)"),
+        condition: Condition::Above {
+            limit,
+            hysteresis: (limit * 0.2).min(10.0),
+        },
+        severity: Severity::Alarm,
+    }
+}
+
+/// The risk rule's id (user rules count up from 1).
+pub const RISK_RULE: u32 = u32::MAX;

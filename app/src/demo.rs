@@ -141,7 +141,8 @@ impl Demo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::twin::{Integrity, Twin};
+    use crate::integrity::Integrity;
+    use crate::twin::Twin;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     #[cfg(target_arch = "wasm32")]

@@ -2,7 +2,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::twin::{Integrity, SensorKey, Twin};
+use crate::integrity::Integrity;
+use crate::twin::{SensorKey, Twin};
 
 /// ISO 8601 UTC with microseconds, from sensor time.
 pub fn iso_time(ts_us: i64) -> String {

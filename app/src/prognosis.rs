@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::linear::Rls;
 use crate::model::poly::PolyRidge;
 use crate::model::ModelError;
-use crate::twin::Twin;
+use crate::text::{fmt_duration, fmt_num};
 
 /// One controllable input and the bounds the operators allow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -389,75 +389,6 @@ impl WearModel {
     /// Least rows to train on.
     pub const MIN_ROWS: usize = 12;
 
-    /// Builds the training rows from the twin's history: for each asset reporting the health
-    /// field and every input, windows of `config.window` readings (half overlapping) in which
-    /// the asset ran throughout and no input moved in the window or the `settle_s` before it.
-    pub fn rows(twin: &Twin, c: &PrognosisConfig) -> Vec<WearRow> {
-        let mut out = Vec::new();
-        for (key, sensor) in twin.sensors() {
-            let h = &sensor.history;
-            let Some(health) = h.column_values(&c.health_field) else {
-                continue;
-            };
-            let Some(inputs) = c
-                .inputs
-                .iter()
-                .map(|i| h.column_values(&i.field))
-                .collect::<Option<Vec<_>>>()
-            else {
-                continue;
-            };
-            let states: Vec<Vec<f64>> = c
-                .states
-                .iter()
-                .map(|s| {
-                    h.column_values(s)
-                        .unwrap_or_else(|| vec![f64::NAN; health.len()])
-                })
-                .collect();
-            let running = c.running_field.as_ref().and_then(|f| h.column_values(f));
-            let ts = h.times_us();
-            let n = c.window.max(3);
-            let settle_us = (c.settle_s * 1e6) as i64;
-            let mut start = 0;
-            while start + n <= ts.len() {
-                let end = start + n;
-                let since = ts[start] - settle_us;
-                let first = ts.partition_point(|&t| t < since);
-                let steady = inputs.iter().zip(&c.inputs).all(|(col, input)| {
-                    let tol = 1e-3 * (input.max - input.min).abs().max(1e-9);
-                    let v0 = col[start];
-                    col[first..end].iter().all(|v| (v - v0).abs() <= tol)
-                });
-                let ran = running
-                    .as_ref()
-                    .is_none_or(|r| r[first..end].iter().all(|v| *v == 1.0));
-                let whole = health[start..end].iter().all(|v| v.is_finite());
-                if steady && ran && whole && ts[0] <= since {
-                    let t: Vec<f64> = ts[start..end]
-                        .iter()
-                        .map(|t| (t - ts[start]) as f64 / 1e6)
-                        .collect();
-                    let rate = slope(&t, &health[start..end]);
-                    let mean = |col: &[f64]| col.iter().sum::<f64>() / col.len() as f64;
-                    out.push(WearRow {
-                        asset: key.asset.clone(),
-                        inputs: inputs.iter().map(|col| col[start]).collect(),
-                        states: states.iter().map(|col| mean(&col[start..end])).collect(),
-                        rate,
-                    });
-                }
-                start += n / 2;
-            }
-        }
-        out
-    }
-
-    pub fn train(twin: &Twin, c: &PrognosisConfig) -> Result<WearModel, TrainError> {
-        let rows = WearModel::rows(twin, c);
-        WearModel::fit(&rows, c)
-    }
-
     pub fn fit(rows: &[WearRow], c: &PrognosisConfig) -> Result<WearModel, TrainError> {
         if rows.is_empty() {
             return Err(TrainError::NoAsset(format!(
@@ -727,7 +658,7 @@ fn grid(bounds: &[(f64, f64)], per: usize, f: &mut dyn FnMut(Vec<f64>)) {
 }
 
 /// Least-squares slope of `y` against `t`.
-fn slope(t: &[f64], y: &[f64]) -> f64 {
+pub(crate) fn slope(t: &[f64], y: &[f64]) -> f64 {
     let n = t.len() as f64;
     let (tm, ym) = (t.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
     let (mut sxy, mut sxx) = (0.0, 0.0);
@@ -739,36 +670,6 @@ fn slope(t: &[f64], y: &[f64]) -> f64 {
         sxy / sxx
     } else {
         0.0
-    }
-}
-
-/// A number with about three significant digits, for people.
-pub fn fmt_num(v: f64) -> String {
-    let a = v.abs();
-    if !v.is_finite() {
-        "∞".into()
-    } else if a >= 100.0 || a == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        let digits = (-a.log10()).floor() as usize + 3;
-        format!("{v:.digits$}")
-    }
-}
-
-/// Seconds as `45 s`, `3.2 min`, `1.5 h`, or `∞`.
-pub fn fmt_duration(s: f64) -> String {
-    if !s.is_finite() {
-        "∞".into()
-    } else if s < 90.0 {
-        format!("{s:.0} s")
-    } else if s < 5400.0 {
-        format!("{:.1} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use echoes_proto::{fingerprint, ChainErrorKind};
 
-use crate::twin::{Event, Integrity};
+use crate::integrity::{Event, Integrity};
 
 /// A value for people: two decimals, or scientific notation when very large or small.
 pub fn format_value(v: f64) -> String {
@@ -12,6 +12,58 @@ pub fn format_value(v: f64) -> String {
         format!("{v:.3e}")
     } else {
         format!("{v:.2}")
+    }
+}
+
+/// A number with about three significant digits, for people.
+pub fn fmt_num(v: f64) -> String {
+    let a = v.abs();
+    if !v.is_finite() {
+        "∞".into()
+    } else if a >= 100.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        let digits = (-a.log10()).floor() as usize + 3;
+        format!("{v:.digits$}")
+    }
+}
+
+/// Seconds as `45 s`, `3.2 min`, `1.5 h`, or `∞`.
+pub fn fmt_duration(s: f64) -> String {
+    if !s.is_finite() {
+        "∞".into()
+    } else if s < 90.0 {
+        format!("{s:.0} s")
+    } else if s < 5400.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// A duration with its interval: `4.2 min (3.1 min–6.0 min)`.
+pub fn duration_interval(mid: f64, lo: f64, hi: f64) -> String {
+    format!(
+        "{} ({}–{})",
+        fmt_duration(mid),
+        fmt_duration(lo),
+        fmt_duration(hi)
+    )
+}
+
+/// "just now", "12 s ago", "3 min ago".
+pub fn age_text(ms: f64) -> String {
+    let secs = (ms / 1000.0).max(0.0);
+    if secs < 1.5 {
+        "just now".into()
+    } else if secs < 120.0 {
+        format!("{secs:.0} s ago")
+    } else {
+        format!("{:.0} min ago", secs / 60.0)
     }
 }
 
@@ -184,6 +236,34 @@ mod tests {
             0.0,
             ("new-key", "⚠ new relay key: not trusted"),
         );
+    }
+
+    #[test]
+    fn numbers_durations_and_ages_read_well() {
+        for (v, s) in [
+            (0.0, "0"),
+            (123.4, "123"),
+            (12.34, "12.3"),
+            (1.234, "1.23"),
+            (0.01234, "0.0123"),
+        ] {
+            assert_eq!(fmt_num(v), s);
+        }
+        assert_eq!(fmt_num(f64::INFINITY), "∞");
+        for (v, s) in [(45.0, "45 s"), (192.0, "3.2 min"), (5400.0, "1.5 h")] {
+            assert_eq!(fmt_duration(v), s);
+        }
+        assert_eq!(
+            duration_interval(252.0, 186.0, 360.0),
+            "4.2 min (3.1 min–6.0 min)"
+        );
+        for (ms, s) in [
+            (400.0, "just now"),
+            (12_000.0, "12 s ago"),
+            (180_000.0, "3 min ago"),
+        ] {
+            assert_eq!(age_text(ms), s);
+        }
     }
 
     #[test]

@@ -7,52 +7,22 @@
 //! sensor at most.
 
 mod history;
-mod trust;
+mod wear;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use echoes_proto::{
-    ChainError, ChainErrorKind, ChainedRecord, Checkpoint, Field, Follower, Frame, PublicKey,
-};
+use echoes_proto::{ChainError, ChainErrorKind, ChainedRecord, Checkpoint, Field, Follower, Frame};
 use serde::Serialize;
 
-use crate::alarms::{Alarms, Condition, Observation, Rule, RuleSet, Severity};
+use crate::alarms::{risk_rule, Alarms, Condition, Observation, Rule, RuleSet, Severity};
 use crate::prognosis::{Band, Prognosis, PrognosisConfig, Tracker};
 
+use crate::integrity::{Event, Integrity, Refusal, Trust};
+pub use crate::sensor_key::SensorKey;
 pub use history::{History, Point, Stats};
-pub use trust::Refusal;
-use trust::Trust;
 
 /// Most integrity events kept (oldest dropped first); the counters keep counting.
 pub const MAX_EVENTS: usize = 100;
-
-/// A sensor is identified by its asset and its id; ordered by asset, then id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct SensorKey {
-    pub asset: String,
-    pub sensor_id: u32,
-}
-
-impl SensorKey {
-    /// A stable text form, `asset/id` (`-/id` without an asset).
-    pub fn label(&self) -> String {
-        let asset = if self.asset.is_empty() {
-            "-"
-        } else {
-            &self.asset
-        };
-        format!("{asset}/{}", self.sensor_id)
-    }
-
-    /// The inverse of [`SensorKey::label`].
-    pub fn parse(label: &str) -> Option<SensorKey> {
-        let (asset, id) = label.rsplit_once('/')?;
-        Some(SensorKey {
-            asset: if asset == "-" { "" } else { asset }.to_string(),
-            sensor_id: id.parse().ok()?,
-        })
-    }
-}
 
 /// Tunables of the twin.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,57 +178,6 @@ pub struct Reading {
     pub received_ms: f64,
     /// How many readings of this sensor arrived so far.
     pub count: u64,
-}
-
-/// How far the browser has verified the chain.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Integrity {
-    /// No record yet.
-    Waiting,
-    /// Every record received so far links correctly, up to `seq` (`records` of them re-hashed
-    /// here). Records up to `signed` are covered by a checkpoint of the pinned key for this chain:
-    /// those are *verified*. Past it they are only linked, the oldest since `unsigned_since_ms`
-    /// (browser clock), awaiting the relay's next checkpoint.
-    Linked {
-        seq: u64,
-        records: u64,
-        signed: Option<u64>,
-        unsigned_since_ms: Option<f64>,
-    },
-    /// The relay came back with another key and another chain: nothing from it is trusted, and
-    /// what it sent left the twin, until the user accepts `key` in place of `pinned`.
-    NewKey { key: PublicKey, pinned: PublicKey },
-    /// At least one record failed; `first` is the earliest problem, and it stays until reload.
-    Broken {
-        first: ChainError,
-        errors: u64,
-        seq: u64,
-    },
-}
-
-impl Integrity {
-    /// Linked records have waited longer than `within_ms` for a signature (at `now_ms`).
-    pub fn overdue(&self, now_ms: f64, within_ms: f64) -> bool {
-        matches!(self, Integrity::Linked { unsigned_since_ms: Some(t), .. } if now_ms - t > within_ms)
-    }
-}
-
-/// Something the integrity view reports.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A broken link.
-    Chain(ChainError),
-    /// The relay announced it will not send these records (this client fell behind, or the
-    /// relay no longer keeps them).
-    Skipped { from: u64, to: u64 },
-    /// Records chained while this client was disconnected.
-    Missed { from: u64, to: u64 },
-    /// The relay's chain started again from seq 1 (relay restarted without its chain).
-    Restarted { previous_head: u64 },
-    /// A checkpoint signed by another key for another chain (see [`Refusal::NewKey`]).
-    NewKey { seq: u64, key: PublicKey },
-    /// Readings that no signature covered, from a relay then refused, left the twin.
-    Withdrawn { readings: usize },
 }
 
 #[derive(Debug, Default)]
@@ -594,7 +513,7 @@ impl Twin {
         let p = tracker.observe(ts_us, health.value, running, &self.prognosis);
         let rule = self
             .risk_rule
-            .get_or_insert_with(|| risk_rule(&self.prognosis));
+            .get_or_insert_with(|| risk_rule(self.prognosis.risk_alarm, self.prognosis.horizon_s));
         let clears = match rule.condition {
             Condition::Above { limit, hysteresis } => limit - hysteresis,
             _ => 0.0,
@@ -1083,23 +1002,3 @@ fn observe_rules(
     }
     changed
 }
-
-/// The built-in rule behind the failure-risk alarm: it shares the alarms' hysteresis,
-/// acknowledgement and listing with the user's rules.
-pub fn risk_rule(c: &PrognosisConfig) -> Rule {
-    let limit = (c.risk_alarm * 100.0).clamp(0.0, 100.0);
-    Rule {
-        id: RISK_RULE,
-        asset: None,
-        sensor_id: None,
-        field: format!("failure risk within {} s (%)", c.horizon_s),
-        condition: Condition::Above {
-            limit,
-            hysteresis: (limit * 0.2).min(10.0),
-        },
-        severity: Severity::Alarm,
-    }
-}
-
-/// The risk rule's id (user rules count up from 1).
-pub const RISK_RULE: u32 = u32::MAX;

@@ -7,7 +7,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::chain::Hash;
+use crate::hash::{hex_array, Hash};
 
 /// Domain-separation tag in front of every signed checkpoint: 20 ASCII bytes and a NUL.
 pub const CHECKPOINT_TAG: &[u8; 21] = b"echoes.checkpoint.v1\0";
@@ -103,21 +103,4 @@ impl Checkpoint {
 pub fn fingerprint(key: &PublicKey) -> String {
     let digest = Sha256::digest(key);
     format!("ed25519:{}", hex::encode(&digest[..8]))
-}
-
-/// Serde helper: a byte array as lowercase hex.
-pub mod hex_array {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer, const N: usize>(b: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(b))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<[u8; N], D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        let mut out = [0u8; N];
-        hex::decode_to_slice(s.as_bytes(), &mut out).map_err(serde::de::Error::custom)?;
-        Ok(out)
-    }
 }

@@ -11,18 +11,8 @@
 //! integers (`i`), unsigned (`u`) and booleans (1 / 0) are fields. String fields are refused, or
 //! dropped and counted when the caller asks for that ([`StringFields::Drop`]).
 
-use crate::ingest::{IngestError, Parsed};
+use crate::line::{IngestError, Parsed, StringFields};
 use crate::record::Record;
-
-/// What to do with string fields, which a record cannot carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StringFields {
-    /// Refuse the line.
-    #[default]
-    Reject,
-    /// Keep the line's other fields; the caller counts what was dropped.
-    Drop,
-}
 
 fn err(msg: impl Into<String>) -> IngestError {
     IngestError::Influx(msg.into())

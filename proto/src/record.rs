@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::chain::Hash;
+use crate::hash::Hash;
 
 /// Version byte that opens every canonical record encoding.
 pub const RECORD_VERSION: u8 = 1;
@@ -158,37 +158,6 @@ impl Record {
                 .map(|f| 1 + f.name.len() + 8)
                 .sum::<usize>()
     }
-
-    /// Decodes exactly one canonical record from `bytes`; anything non-canonical (unsorted or
-    /// repeated fields, non-finite values, `-0.0`, trailing bytes) is refused, so that
-    /// `decode(b).encode() == b` for every accepted `b`.
-    pub fn decode(bytes: &[u8]) -> Result<Record, crate::WireError> {
-        use crate::wire::Reader;
-        let mut r = Reader::new(bytes);
-        let version = r.u8()?;
-        if version != RECORD_VERSION {
-            return Err(crate::WireError::UnknownRecordVersion(version));
-        }
-        let ts_us = r.i64()?;
-        let sensor_id = r.u32()?;
-        let asset_len = r.u16()? as usize;
-        let asset = r.str(asset_len)?.to_owned();
-        let n = r.u8()? as usize;
-        let mut fields = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len = r.u8()? as usize;
-            let name = r.str(len)?.to_owned();
-            let value = f64::from_bits(r.u64()?);
-            fields.push((name, value));
-        }
-        r.finish()?;
-        let record = Record::new(ts_us, asset, sensor_id, fields)?;
-        // Record::new sorts and normalises; a body it had to change was not canonical.
-        if record.encoded_len() != bytes.len() || record.to_bytes() != bytes {
-            return Err(crate::WireError::NotCanonical);
-        }
-        Ok(record)
-    }
 }
 
 /// A record with its place in the chain: its sequence number and its link hash.
@@ -226,7 +195,7 @@ struct ChainedJson {
 impl TryFrom<ChainedJson> for ChainedRecord {
     type Error = String;
     fn try_from(j: ChainedJson) -> Result<Self, Self::Error> {
-        let hash = crate::wire::parse_hash(&j.hash).map_err(|e| e.to_string())?;
+        let hash = crate::hash::parse_hash(&j.hash).map_err(|e| format!("invalid hash: {e}"))?;
         let record =
             Record::new(j.ts_us, j.asset, j.sensor_id, j.fields).map_err(|e| e.to_string())?;
         Ok(ChainedRecord {

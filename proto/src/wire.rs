@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::chain::Hash;
 use crate::checkpoint::Checkpoint;
-use crate::record::{ChainedRecord, Record, RecordError};
+use crate::codec::{Reader, WireError};
+use crate::hash::{hex_hash, Hash};
+use crate::record::{ChainedRecord, Record};
 
 /// Protocol version announced in [`Frame::Hello`].
 pub const PROTOCOL_VERSION: u8 = 1;
@@ -44,29 +45,6 @@ pub enum Frame {
     /// The relay's signature over the chain up to `seq` (sent after the records it covers, and
     /// once right after `hello` for the newest checkpoint).
     Checkpoint(Checkpoint),
-}
-
-/// Why bytes could not be read as a frame or record.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum WireError {
-    #[error("frame ends early")]
-    Truncated,
-    #[error("{0} unexpected bytes after the frame")]
-    TrailingBytes(usize),
-    #[error("unknown frame kind 0x{0:02x}")]
-    UnknownFrame(u8),
-    #[error("unknown record version {0}")]
-    UnknownRecordVersion(u8),
-    #[error("text is not valid UTF-8")]
-    NotUtf8,
-    #[error("record bytes are not canonical")]
-    NotCanonical,
-    #[error("invalid record: {0}")]
-    Record(#[from] RecordError),
-    #[error("invalid hash: {0}")]
-    BadHash(String),
-    #[error("invalid JSON frame: {0}")]
-    Json(String),
 }
 
 impl Frame {
@@ -169,7 +147,7 @@ impl Frame {
 
 /// Appends a binary `Records` frame for `records` (which must be consecutive) to `out`.
 pub fn encode_records(prev_hash: &Hash, records: &[ChainedRecord], out: &mut Vec<u8>) {
-    out.reserve(1 + 32 + 4 + records.len() * 128);
+    out.reserve(RECORDS_HEADER + records.len() * 128);
     out.push(kind::RECORDS);
     out.extend_from_slice(prev_hash);
     out.extend_from_slice(&(records.len() as u32).to_be_bytes());
@@ -181,6 +159,31 @@ pub fn encode_records(prev_hash: &Hash, records: &[ChainedRecord], out: &mut Vec
     }
 }
 
+/// Size of a binary `Records` frame's header: kind, `prev_hash`, record count.
+const RECORDS_HEADER: usize = 1 + 32 + 4;
+
+/// Joins binary `Records` frames of consecutive batches (each from [`encode_records`], the
+/// second continuing where the first ends) into one frame: the first header with the summed
+/// count, then every frame's record section as it is — a copy, no re-encoding.
+pub fn join_records<F: AsRef<[u8]>>(frames: &[F]) -> Vec<u8> {
+    let (mut count, mut len) = (0u32, RECORDS_HEADER);
+    for f in frames {
+        let f = f.as_ref();
+        debug_assert_eq!(f.first(), Some(&kind::RECORDS));
+        count += u32::from_be_bytes(f[33..37].try_into().expect("4 bytes"));
+        len += f.len() - RECORDS_HEADER;
+    }
+    let mut out = Vec::with_capacity(len);
+    if let Some(first) = frames.first() {
+        out.extend_from_slice(&first.as_ref()[..RECORDS_HEADER - 4]);
+        out.extend_from_slice(&count.to_be_bytes());
+    }
+    for f in frames {
+        out.extend_from_slice(&f.as_ref()[RECORDS_HEADER..]);
+    }
+    out
+}
+
 fn truncate_utf8(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
@@ -190,77 +193,4 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// Parses 64 lowercase or uppercase hex digits.
-pub fn parse_hash(s: &str) -> Result<Hash, WireError> {
-    let mut h = [0u8; 32];
-    hex::decode_to_slice(s, &mut h).map_err(|e| WireError::BadHash(e.to_string()))?;
-    Ok(h)
-}
-
-/// Serde helper: a [`Hash`] as 64 lowercase hex digits.
-pub mod hex_hash {
-    use super::Hash;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(h))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        super::parse_hash(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A bounds-checked big-endian reader.
-pub(crate) struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Reader { buf }
-    }
-    pub(crate) fn remaining(&self) -> usize {
-        self.buf.len()
-    }
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        if n > self.buf.len() {
-            return Err(WireError::Truncated);
-        }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
-    }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
-        Ok(self.take(N)?.try_into().expect("take returned N bytes"))
-    }
-    pub(crate) fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.array::<1>()?[0])
-    }
-    pub(crate) fn u16(&mut self) -> Result<u16, WireError> {
-        Ok(u16::from_be_bytes(self.array()?))
-    }
-    pub(crate) fn u32(&mut self) -> Result<u32, WireError> {
-        Ok(u32::from_be_bytes(self.array()?))
-    }
-    pub(crate) fn u64(&mut self) -> Result<u64, WireError> {
-        Ok(u64::from_be_bytes(self.array()?))
-    }
-    pub(crate) fn i64(&mut self) -> Result<i64, WireError> {
-        Ok(i64::from_be_bytes(self.array()?))
-    }
-    pub(crate) fn hash(&mut self) -> Result<Hash, WireError> {
-        self.array()
-    }
-    pub(crate) fn str(&mut self, n: usize) -> Result<&'a str, WireError> {
-        std::str::from_utf8(self.take(n)?).map_err(|_| WireError::NotUtf8)
-    }
-    pub(crate) fn finish(&self) -> Result<(), WireError> {
-        match self.buf.len() {
-            0 => Ok(()),
-            n => Err(WireError::TrailingBytes(n)),
-        }
-    }
 }

@@ -17,7 +17,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 const PROTOCOL_MD: &str = include_str!("../../docs/protocol.md");
 
 fn hex32(s: &str) -> [u8; 32] {
-    echoes_proto::wire::parse_hash(s).unwrap()
+    echoes_proto::hash::parse_hash(s).unwrap()
 }
 
 /// A short chain of distinct records, built by the relay's own rule.

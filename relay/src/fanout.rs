@@ -57,16 +57,9 @@ impl Format {
                 .map(|b| (self.batch(b), b.records.len() as u64))
                 .collect();
         }
-        const HEADER: usize = 1 + 32 + 4;
         let frames: Vec<_> = group.iter().map(|b| b.binary()).collect();
         let count: usize = group.iter().map(|b| b.records.len()).sum();
-        let mut out =
-            Vec::with_capacity(frames.iter().map(|f| f.len() - HEADER).sum::<usize>() + HEADER);
-        out.extend_from_slice(&frames[0][..HEADER - 4]);
-        out.extend_from_slice(&(count as u32).to_be_bytes());
-        for f in &frames {
-            out.extend_from_slice(&f[HEADER..]);
-        }
+        let out = echoes_proto::wire::join_records(&frames);
         vec![(Message::Binary(out.into()), count as u64)]
     }
 }

@@ -1,7 +1,8 @@
 //! The prognosis, run natively and in headless Chromium, judged against the simulator's physics.
 
 use super::*;
-use crate::twin::{SensorKey, RISK_RULE};
+use crate::alarms::RISK_RULE;
+use crate::twin::{SensorKey, Twin};
 use echoes_proto::sim::{physics, Simulator};
 use echoes_proto::{Chainer, Frame};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -212,7 +213,7 @@ fn the_wear_model_learns_the_physics_from_live_history_and_recommends_the_best_s
     let mut fleet = Fleet::new(10, 21);
     fleet.run(600);
     let c = PrognosisConfig::default();
-    let model = WearModel::train(&fleet.twin, &c).unwrap();
+    let model = WearModel::fit(&fleet.twin.wear_rows(&c), &c).unwrap();
     assert!(model.rows >= 60, "{} rows", model.rows);
     assert_eq!(model.assets, 10);
     // Stage 1 learns the temperature the inputs give.
@@ -264,7 +265,7 @@ fn a_recommended_setting_holds_up_on_the_simulator() {
     let mut fleet = Fleet::new(10, 21);
     fleet.run(600);
     let c = PrognosisConfig::default();
-    let model = WearModel::train(&fleet.twin, &c).unwrap();
+    let model = WearModel::fit(&fleet.twin.wear_rows(&c), &c).unwrap();
     // The running asset with the most life left (by the twin's own view) gets the advice.
     let (asset, p) = (0..10)
         .map(|i| (i, fleet.prognosis(i)))

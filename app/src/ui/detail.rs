@@ -7,9 +7,9 @@ use leptos::prelude::*;
 
 use super::alarms::RuleForm;
 use super::chart::{Chart, ChartState, PALETTE};
-use super::overview::age_text;
 use super::prognosis::{PrognosisPanel, WhatIfPanel};
 use super::{clock_time, download, Live, Route};
+use crate::text::age_text;
 use crate::text::format_value;
 use crate::twin::SensorKey;
 

@@ -18,7 +18,10 @@ pub fn Header() -> impl IntoView {
         Conn::Demo => ("demo", "demo (no relay)".to_string()),
         Conn::Refused => (
             "refused",
-            if matches!(live.integrity.get(), crate::twin::Integrity::NewKey { .. }) {
+            if matches!(
+                live.integrity.get(),
+                crate::integrity::Integrity::NewKey { .. }
+            ) {
                 "refused: a new key, not trusted".to_string()
             } else {
                 "refused: its checkpoints do not verify".to_string()

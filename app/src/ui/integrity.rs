@@ -7,7 +7,7 @@ use super::overview::Events;
 use echoes_proto::fingerprint;
 
 use super::{clock_time, download, save_known_chain, save_pinned_key, Conn, Live};
-use crate::twin::{Integrity, Refusal};
+use crate::integrity::{Integrity, Refusal};
 
 #[component]
 pub fn IntegrityPage() -> impl IntoView {

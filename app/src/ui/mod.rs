@@ -31,7 +31,8 @@ use wasm_bindgen::JsCast;
 
 use crate::alarms::{Alarm, RuleSet};
 use crate::demo::Demo;
-use crate::twin::{AssetSummary, Event, Integrity, Twin, TwinConfig};
+use crate::integrity::{Event, Integrity};
+use crate::twin::{AssetSummary, Twin, TwinConfig};
 
 /// Connection state shown in the header.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +186,7 @@ impl Live {
         });
     }
 
-    pub fn acknowledge(&self, alarm: Option<(crate::twin::SensorKey, u32)>) {
+    pub fn acknowledge(&self, alarm: Option<(crate::sensor_key::SensorKey, u32)>) {
         let changed = self.twin.try_update_value(|t| match &alarm {
             Some((key, rule)) => t.acknowledge(key, *rule),
             None => t.acknowledge_all(),

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use super::header::DemoButton;
 use super::{Live, Route};
-use crate::text::format_value;
+use crate::text::{age_text, format_value};
 use crate::twin::Status;
 
 /// Tile geometry (px), matching style/main.css: a fixed height (and a minimum width) lets the
@@ -236,7 +236,7 @@ fn Tile(name: String, top: i64, left: i64, width: i64) -> impl IntoView {
                 Some(match (p.phase, p.rul) {
                     (crate::prognosis::Phase::Stopped, _) => ("stopped".to_string(), false),
                     (_, Some(rul)) => (
-                        format!("life {} · {risk}", crate::prognosis::fmt_duration(rul.mid)),
+                        format!("life {} · {risk}", crate::text::fmt_duration(rul.mid)),
                         p.risk >= t.prognosis_config().risk_alarm,
                     ),
                     _ => (risk, false),
@@ -262,18 +262,6 @@ fn Tile(name: String, top: i64, left: i64, width: i64) -> impl IntoView {
             </p>
             <footer>{footer}</footer>
         </a>
-    }
-}
-
-/// "just now", "12 s ago", "3 min ago".
-pub fn age_text(ms: f64) -> String {
-    let secs = (ms / 1000.0).max(0.0);
-    if secs < 1.5 {
-        "just now".into()
-    } else if secs < 120.0 {
-        format!("{secs:.0} s ago")
-    } else {
-        format!("{:.0} min ago", secs / 60.0)
     }
 }
 

@@ -5,7 +5,8 @@
 use leptos::prelude::*;
 
 use super::{download, trainer, Live};
-use crate::prognosis::{fmt_duration, fmt_num, Phase, Prognosis, Rul, WearModel};
+use crate::prognosis::{Phase, Prognosis, Rul};
+use crate::text::fmt_num;
 use crate::text::format_value;
 use crate::training::{Job, Reply};
 use crate::twin::SensorKey;
@@ -15,7 +16,7 @@ pub(crate) fn wear_job(live: Live) -> Job {
     live.twin.with_value(|t| {
         let config = t.prognosis_config().clone();
         Job::Wear {
-            rows: WearModel::rows(t, &config),
+            rows: t.wear_rows(&config),
             config,
         }
     })
@@ -23,12 +24,7 @@ pub(crate) fn wear_job(live: Live) -> Job {
 
 /// `4.2 min (3.1 min–6.0 min)`.
 pub fn rul_text(rul: &Rul) -> String {
-    format!(
-        "{} ({}–{})",
-        fmt_duration(rul.mid),
-        fmt_duration(rul.lo),
-        fmt_duration(rul.hi)
-    )
+    crate::text::duration_interval(rul.mid, rul.lo, rul.hi)
 }
 
 /// The latest value of every field of one sensor.

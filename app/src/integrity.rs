@@ -1,11 +1,12 @@
-//! Whether what the twin holds is covered by the relay's signature.
+//! How far the browser trusts what it holds: the integrity state the pages show, the events the
+//! integrity view lists, and signature coverage.
 //!
 //! Linking records proves they form one chain; only a checkpoint signed by the pinned key says
 //! whose chain it is. An impostor on the relay's address can send a perfectly linked chain and
 //! simply never sign, so "linked" must never read as "verified": a record counts as verified once
 //! a checkpoint from the pinned key, for this chain, matched a hash at or after it in the same
 //! linked run. Until then it is *awaiting a signature*, and the page warns when that wait passes
-//! [`super::TwinConfig::sign_within_ms`].
+//! [`crate::twin::TwinConfig::sign_within_ms`].
 //!
 //! A relay whose checkpoint is refused is either a tamperer (a checkpoint that fails within its
 //! chain) or a relay that came back with a new key *and* a new chain — a reinstall, or an impostor.
@@ -169,4 +170,55 @@ impl Trust {
     pub fn set_known_chain(&mut self, id: ChainId) {
         self.known_chain = Some(id);
     }
+}
+
+/// How far the browser has verified the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Integrity {
+    /// No record yet.
+    Waiting,
+    /// Every record received so far links correctly, up to `seq` (`records` of them re-hashed
+    /// here). Records up to `signed` are covered by a checkpoint of the pinned key for this chain:
+    /// those are *verified*. Past it they are only linked, the oldest since `unsigned_since_ms`
+    /// (browser clock), awaiting the relay's next checkpoint.
+    Linked {
+        seq: u64,
+        records: u64,
+        signed: Option<u64>,
+        unsigned_since_ms: Option<f64>,
+    },
+    /// The relay came back with another key and another chain: nothing from it is trusted, and
+    /// what it sent left the twin, until the user accepts `key` in place of `pinned`.
+    NewKey { key: PublicKey, pinned: PublicKey },
+    /// At least one record failed; `first` is the earliest problem, and it stays until reload.
+    Broken {
+        first: ChainError,
+        errors: u64,
+        seq: u64,
+    },
+}
+
+impl Integrity {
+    /// Linked records have waited longer than `within_ms` for a signature (at `now_ms`).
+    pub fn overdue(&self, now_ms: f64, within_ms: f64) -> bool {
+        matches!(self, Integrity::Linked { unsigned_since_ms: Some(t), .. } if now_ms - t > within_ms)
+    }
+}
+
+/// Something the integrity view reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A broken link.
+    Chain(ChainError),
+    /// The relay announced it will not send these records (this client fell behind, or the
+    /// relay no longer keeps them).
+    Skipped { from: u64, to: u64 },
+    /// Records chained while this client was disconnected.
+    Missed { from: u64, to: u64 },
+    /// The relay's chain started again from seq 1 (relay restarted without its chain).
+    Restarted { previous_head: u64 },
+    /// A checkpoint signed by another key for another chain (see [`Refusal::NewKey`]).
+    NewKey { seq: u64, key: PublicKey },
+    /// Readings that no signature covered, from a relay then refused, left the twin.
+    Withdrawn { readings: usize },
 }
