@@ -7,10 +7,12 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use futures::StreamExt;
 use leptos::prelude::*;
 
-use super::source::{backoff_ms, decode, open, site_config, with_from, FleetRelay};
+use echoes_proto::Frame;
+
+use super::link::{follow, Endpoint};
+use super::source::{site_config, FleetRelay};
 use super::{keep_identity, known_chain, now_ms, pinned_key, query, storage, stored, Conn, Live};
 use crate::text::format_value;
 use crate::twin::{Status, Twin};
@@ -28,6 +30,8 @@ struct Site {
     conn: RwSignal<Conn>,
     /// Bumped (at most every [`REDRAW_MS`]) when the site's twin changed.
     version: RwSignal<u64>,
+    /// Messages from this relay that were not frames.
+    bad_frames: RwSignal<u64>,
 }
 
 impl Site {
@@ -45,6 +49,7 @@ impl Site {
             twin: StoredValue::new(twin),
             conn: RwSignal::new(Conn::Connecting),
             version: RwSignal::new(0),
+            bad_frames: RwSignal::new(0),
         }
     }
 }
@@ -78,65 +83,60 @@ fn list_text(relays: &[FleetRelay]) -> String {
         .join("\n")
 }
 
-/// Follows one relay until `alive` turns false: connect, verify and apply every frame to the
-/// site's own twin, reconnect with backoff from where it stopped.
+/// One site's end of its link (the same link the page's relay uses): frames to the site's
+/// twin, its identity kept per relay URL, redraws at most every [`REDRAW_MS`].
 // Signals are set with `try_`: the page may have gone (and its signals with it) while a
 // socket was awaited.
-async fn follow(site: Site, alive: Rc<Cell<bool>>) {
-    let base = site.url.get_value();
-    let mut attempt = 0u32;
-    let mut redrawn = 0.0;
-    while alive.get() {
-        let _ = site.conn.try_set(Conn::Connecting);
-        let from = site.twin.try_with_value(Twin::resume_from).flatten();
-        let url = from.map_or_else(|| base.clone(), |f| with_from(&base, f));
-        if let Some(ws) = open(&url, None) {
-            let (_write, mut read) = ws.split();
-            let mut first = true;
-            while let Some(Ok(msg)) = read.next().await {
-                if !alive.get() {
-                    return;
-                }
-                let Ok(frame) = decode(msg) else { continue };
-                if first {
-                    first = false;
-                    attempt = 0;
-                    let _ = site
-                        .twin
-                        .try_update_value(|t| t.reconnected(from.is_some()));
-                    let _ = site.conn.try_set(Conn::Live);
-                }
-                let now = now_ms();
-                let refused = site
-                    .twin
-                    .try_update_value(|t| {
-                        t.apply(&frame, now);
-                        t.refused().is_some()
-                    })
-                    .unwrap_or(false);
-                if refused {
-                    let _ = site.conn.try_set(Conn::Refused);
-                    let _ = site.version.try_update(|v| *v += 1);
-                    return;
-                }
-                // Trust on first use, per relay URL, as on the single-relay pages.
-                let mut saved = pinned_key(&base);
-                site.twin
-                    .with_value(|t| keep_identity(&base, t, &mut saved));
-                if now - redrawn >= REDRAW_MS {
-                    redrawn = now;
-                    let _ = site.version.try_update(|v| *v += 1);
-                }
-            }
+struct SiteLink {
+    site: Site,
+    alive: Rc<Cell<bool>>,
+    redrawn: Cell<f64>,
+}
+
+impl SiteLink {
+    fn redraw(&self) {
+        let _ = self.site.version.try_update(|v| *v += 1);
+    }
+}
+
+impl Endpoint for SiteLink {
+    fn wanted(&self) -> bool {
+        self.alive.get()
+    }
+    fn resume_from(&self) -> Option<u64> {
+        self.site.twin.try_with_value(Twin::resume_from).flatten()
+    }
+    fn opened(&self, resumed: bool) {
+        let _ = self.site.twin.try_update_value(|t| t.reconnected(resumed));
+    }
+    fn frame(&self, frame: &Frame) -> bool {
+        let now = now_ms();
+        let Some(trusted) = self.site.twin.try_update_value(|t| {
+            t.apply(frame, now);
+            t.refused().is_none()
+        }) else {
+            return false;
+        };
+        // Trust on first use, per relay URL, as on the single-relay pages.
+        let url = self.site.url.get_value();
+        let mut saved = pinned_key(&url);
+        self.site
+            .twin
+            .with_value(|t| keep_identity(&url, t, &mut saved));
+        if !trusted || now - self.redrawn.get() >= REDRAW_MS {
+            self.redrawn.set(now);
+            self.redraw();
         }
-        let _ = site.version.try_update(|v| *v += 1);
-        if !alive.get() {
-            return;
+        trusted
+    }
+    fn undecodable(&self) {
+        let _ = self.site.bad_frames.try_update(|n| *n += 1);
+    }
+    fn state(&self, conn: Conn) {
+        if conn != Conn::Live {
+            self.redraw();
         }
-        attempt += 1;
-        let delay_ms = backoff_ms(attempt);
-        let _ = site.conn.try_set(Conn::Retrying { attempt, delay_ms });
-        gloo_timers::future::TimeoutFuture::new(delay_ms).await;
+        let _ = self.site.conn.try_set(conn);
     }
 }
 
@@ -185,7 +185,13 @@ pub fn FleetPage() -> impl IntoView {
         let flag = Rc::new(Cell::new(true));
         alive.set_value(Some(flag.clone()));
         for site in sites {
-            leptos::task::spawn_local(follow(site, flag.clone()));
+            let url = site.url.get_value();
+            let end = SiteLink {
+                site,
+                alive: flag.clone(),
+                redrawn: Cell::new(0.0),
+            };
+            leptos::task::spawn_local(follow(url, None, end));
         }
     });
     on_cleanup(move || {
@@ -290,6 +296,8 @@ pub fn FleetPage() -> impl IntoView {
                     })
                 };
                 let records = move || {
+                    // Redraws are throttled; the clock catches the last frames of a burst.
+                    live.now_ms.track();
                     site.version.track();
                     site.twin.with_value(Twin::records)
                 };
@@ -300,6 +308,9 @@ pub fn FleetPage() -> impl IntoView {
                         <p class="mono url">{site.url.get_value()}</p>
                         <p><span class="badge" data-integrity=move || badge().0>{move || badge().1}</span></p>
                         <p class="hint"><span class="key">{key}</span>" · "<span class="records">{records}</span>" records"</p>
+                        <Show when=move || { site.bad_frames.get() > 0 }>
+                            <p class="message bad undecodable">{move || site.bad_frames.get()}" message(s) from this relay were not frames (see the console)"</p>
+                        </Show>
                     </div>
                 }
             })

@@ -13,6 +13,7 @@ mod detail;
 mod fleet;
 mod header;
 mod integrity;
+mod link;
 mod models;
 mod overview;
 mod prognosis;
