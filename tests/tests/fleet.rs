@@ -176,6 +176,8 @@ async fn lagging_relay() -> (
         };
         while let Ok((tcp, _)) = listener.accept().await {
             let mut from = None;
+            // The handshake's error type is tungstenite's, large by design.
+            #[allow(clippy::result_large_err)]
             let callback = |req: &server::Request, res: server::Response| {
                 from = req
                     .uri()
