@@ -10,10 +10,6 @@ use serde_json::Value;
 
 use wasm_bindgen_test::wasm_bindgen_test;
 
-// In headless Chromium under wasm-pack; natively, each test is a plain #[test].
-#[cfg(target_arch = "wasm32")]
-wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
-
 const PROTOCOL_MD: &str = include_str!("../../docs/protocol.md");
 
 fn hex32(s: &str) -> [u8; 32] {

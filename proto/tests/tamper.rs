@@ -13,9 +13,6 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-#[cfg(target_arch = "wasm32")]
-wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
-
 const CHAIN_ID: [u8; 16] = *b"tamper-harness-1";
 /// Runs per fault kind (natively; fewer in the browser, where the same code is checked).
 const RUNS: usize = if cfg!(target_arch = "wasm32") {

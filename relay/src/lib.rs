@@ -17,6 +17,7 @@ pub mod fanout;
 pub mod http;
 pub mod ingest;
 pub mod journal;
+pub mod launch;
 pub mod lines;
 pub mod mqtt;
 pub mod replay;

@@ -4,7 +4,7 @@
 //! survived; and a relay killed with SIGKILL mid-stream and restarted loses none of the
 //! messages — the broker delivers again what the relay never acknowledged.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

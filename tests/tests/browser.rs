@@ -357,7 +357,6 @@ async fn the_page_presents_its_stored_token() {
 /// folder, so the same key signs the same chain, continued: no alarm, no new-key warning.
 #[tokio::test]
 async fn restarting_run_sh_raises_no_alarm() {
-    use tokio::io::AsyncBufReadExt;
     let root = echoes_tests::repo_root();
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into);
@@ -387,49 +386,40 @@ async fn restarting_run_sh_raises_no_alarm() {
     let data = std::env::temp_dir().join(format!("echoes-run-sh-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let http = format!("127.0.0.1:{}", echoes_tests::free_port());
-    let run = || async {
-        let mut child = tokio::process::Command::new("bash")
+    let run = || {
+        let mut child = std::process::Command::new("bash")
             .arg(root.join("scripts/run.sh"))
-            .args([
-                "--http",
-                &http,
-                "--ingest",
-                "127.0.0.1:0",
-                "--sensors",
-                "20",
-                "--rate",
-                "5",
-            ])
+            .args(["--http", &http, "--ingest", "127.0.0.1:0"])
+            .args(["--sensors", "20", "--rate", "5"])
             .env("ECHOES_RELAY_DATA", &data)
             .env("ECHOES_RELAY_BIN", &bin)
             .env_remove("ECHOES_JOURNAL")
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = echoes_tests::within(lines.next_line())
-            .await
-            .unwrap()
-            .unwrap_or_default();
-        assert!(
-            line.starts_with("Echoes is running: open http://"),
-            "{line}"
-        );
-        child
+        let (http, ingest) = relay::launch::read_ready(child.stdout.take().unwrap()).unwrap();
+        // Killed when dropped, should the test fail half-way.
+        relay::launch::Launched {
+            child,
+            http,
+            ingest,
+        }
     };
     // Ctrl-C: SIGINT to the relay (run.sh execs it).
-    let interrupt = |child: &tokio::process::Child| {
-        let pid = child.id().unwrap().to_string();
+    let interrupt = |relay: &mut relay::launch::Launched| {
+        let child = &mut relay.child;
+        let pid = child.id().to_string();
         assert!(std::process::Command::new("kill")
             .args(["-INT", &pid])
             .status()
             .unwrap()
             .success());
+        // The relay signs what is new, closes its journal and exits.
+        assert!(child.wait().unwrap().success());
     };
-    let mut relay = run().await;
+    let mut relay = run();
     let browser = Browser::start().await.unwrap();
     browser
         .client
@@ -437,14 +427,13 @@ async fn restarting_run_sh_raises_no_alarm() {
         .await
         .unwrap();
     let before = browser.verified_seq().await.unwrap();
-    interrupt(&relay);
-    echoes_tests::within(relay.wait()).await.unwrap();
+    interrupt(&mut relay);
     assert!(
         data.join("journal/relay.key").exists(),
         "the key is kept in the data folder"
     );
 
-    let mut relay = run().await;
+    let mut relay = run();
     browser.client.refresh().await.unwrap();
     let after = browser
         .wait_for(
@@ -468,8 +457,7 @@ async fn restarting_run_sh_raises_no_alarm() {
         serde_json::json!([]),
         "no integrity event: {after}"
     );
-    interrupt(&relay);
-    echoes_tests::within(relay.wait()).await.unwrap();
+    interrupt(&mut relay);
     browser.close().await.unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }

@@ -2,60 +2,26 @@
 //! and reading its addresses, its health check, and its chain from genesis.
 #![allow(dead_code)] // each test file uses its own part
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use echoes_proto::Frame;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-/// A relay process and the addresses it printed.
-pub struct Relay {
-    pub child: Child,
-    pub http: String,
-    pub ingest: String,
-}
+/// A relay process and the addresses it printed (killed when dropped).
+pub type Relay = relay::launch::Launched;
 
 pub fn start(args: &[&str]) -> Relay {
     launch(Command::new(env!("CARGO_BIN_EXE_echoes-relay")), args)
 }
 
 /// Starts `program` (the relay, or an emulator running it) with `serve` on loopback ports and
-/// `args`, and reads the addresses it prints.
-pub fn launch(mut program: Command, args: &[&str]) -> Relay {
-    let mut child = program
-        .args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--ingest",
-            "127.0.0.1:0",
-            "--dist",
-            "/nonexistent",
-        ])
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        line.starts_with("Echoes is running: open http://127.0.0.1:"),
-        "{line}"
-    );
-    let (http, ingest) =
-        relay::parse_ready_line(&line).unwrap_or_else(|| panic!("no addresses in {line:?}"));
-    Relay {
-        http,
-        ingest,
-        child,
-    }
+/// `args` (see [`relay::launch::serve`]).
+pub fn launch(program: Command, args: &[&str]) -> Relay {
+    relay::launch::serve(program, args).expect("the relay starts and prints its addresses")
 }
 
 pub fn get(addr: &str, path: &str) -> String {

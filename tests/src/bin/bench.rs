@@ -5,8 +5,7 @@
 //! `bash scripts/bench.sh` (builds both, then runs this). Figures depend on the machine and its
 //! load: compare the rows of one run, not runs of different days.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
@@ -16,50 +15,17 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-struct Relay {
-    child: Child,
-    http: String,
-    ingest: String,
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Relay = relay::launch::Launched;
 
 fn start_relay() -> anyhow::Result<Relay> {
     let bin = echoes_tests::repo_root().join("target/release/echoes-relay");
-    let mut child = Command::new(&bin)
-        .args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--ingest",
-            "127.0.0.1:0",
-            "--dist",
-            "/nonexistent",
-        ])
-        .args(["--fanout-queue", "4096"])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "{} (build it: cargo build --release -p echoes-relay)",
-                bin.display()
-            )
-        })?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
-    let (http, ingest) =
-        relay::parse_ready_line(&line).context("addresses in the relay's first line")?;
-    Ok(Relay {
-        child,
-        http,
-        ingest,
+    let mut program = Command::new(&bin);
+    program.env("RUST_LOG", "error");
+    relay::launch::serve(program, &["--fanout-queue", "4096"]).with_context(|| {
+        format!(
+            "{} (build it: cargo build --release -p echoes-relay)",
+            bin.display()
+        )
     })
 }
 

@@ -7,7 +7,6 @@
 //! default "1 2 4"; ECHOES_MQTT_BENCH_RATE messages/s per publisher, default full speed;
 //! ECHOES_MQTT_BENCH_LINES records per message, default 1).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -77,26 +76,23 @@ fn mosquitto(dir: &Path, port: u16) -> Proc {
     Proc(child)
 }
 
-/// A relay process subscribed to `site-<i>/#`; returns it and its HTTP address.
-fn relay(bin: &Path, broker: u16, i: usize, journal: &Path) -> (Proc, String) {
-    let mut child = Command::new(bin)
-        .args(["serve", "--http", "127.0.0.1:0", "--ingest", "127.0.0.1:0"])
-        .args(["--dist", "/nonexistent", "--fsync", "never", "--journal"])
-        .arg(journal)
-        .args(["--mqtt", &format!("127.0.0.1:{broker}")])
-        .args(["--mqtt-topic", &format!("site-{i}/#")])
-        .args(["--mqtt-client-id", &format!("bench-relay-{i}")])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let (http, _) = relay::parse_ready_line(&line).expect("the relay's ready line");
-    (Proc(child), http)
+/// A relay process subscribed to `site-<i>/#`.
+fn relay(bin: &Path, broker: u16, i: usize, journal: &Path) -> relay::launch::Launched {
+    let mut program = Command::new(bin);
+    program.env("RUST_LOG", "error");
+    let args = [
+        "--fsync".to_string(),
+        "never".into(),
+        "--journal".into(),
+        journal.display().to_string(),
+        "--mqtt".into(),
+        format!("127.0.0.1:{broker}"),
+        "--mqtt-topic".into(),
+        format!("site-{i}/#"),
+        "--mqtt-client-id".into(),
+        format!("bench-relay-{i}"),
+    ];
+    relay::launch::serve(program, &args).expect("the relay starts")
 }
 
 /// Publishes to `site-<i>/pump-<k>/<k>` at QoS 1 until `stop`, at `rate` messages a second or
@@ -235,7 +231,7 @@ async fn main() -> anyhow::Result<()> {
         std::fs::create_dir_all(&dir)?;
         let port = echoes_tests::free_port();
         let broker = mosquitto(&dir, port);
-        let relays: Vec<(Proc, String)> = (0..n)
+        let relays: Vec<relay::launch::Launched> = (0..n)
             .map(|i| relay(&bin, port, i, &dir.join(format!("journal-{i}"))))
             .collect();
         // Let every relay subscribe.
@@ -243,13 +239,13 @@ async fn main() -> anyhow::Result<()> {
         let stop = Arc::new(AtomicBool::new(false));
         let watchers: Vec<_> = relays
             .iter()
-            .map(|(_, http)| tokio::spawn(watch(http.clone(), stop.clone())))
+            .map(|r| tokio::spawn(watch(r.http.clone(), stop.clone())))
             .collect();
         tokio::time::sleep(Duration::from_millis(200)).await;
         let sent = Arc::new(AtomicU64::new(0));
         let cpu0 = (
             cpu_secs(broker.0.id()),
-            relays.iter().map(|(p, _)| cpu_secs(p.0.id())).sum::<f64>(),
+            relays.iter().map(|r| cpu_secs(r.child.id())).sum::<f64>(),
             cpu_secs(std::process::id()),
         );
         let start = Instant::now();
@@ -261,7 +257,7 @@ async fn main() -> anyhow::Result<()> {
         let elapsed = start.elapsed().as_secs_f64();
         let cpu1 = (
             cpu_secs(broker.0.id()),
-            relays.iter().map(|(p, _)| cpu_secs(p.0.id())).sum::<f64>(),
+            relays.iter().map(|r| cpu_secs(r.child.id())).sum::<f64>(),
             cpu_secs(std::process::id()),
         );
         for p in publishers {
