@@ -8,13 +8,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use echoes_proto::wire::encode_records;
 use echoes_proto::{ChainedRecord, Chainer, Checkpoint, Frame, Hash};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::ingest::Ingested;
+use crate::ingested::Ingested;
 use crate::journal::{Journal, Recovered};
 use crate::sign::{Identity, Signer};
 use crate::{Config, Stats};
@@ -30,7 +29,7 @@ pub struct Batch {
     /// When the oldest of these records was read from its feed (for the latency histogram).
     pub ingested_at: Instant,
     binary: OnceLock<Bytes>,
-    json: OnceLock<Utf8Bytes>,
+    json: OnceLock<Bytes>,
 }
 
 impl Batch {
@@ -63,8 +62,8 @@ impl Batch {
             })
             .clone()
     }
-    /// The JSON `records` frame.
-    pub fn json(&self) -> Utf8Bytes {
+    /// The JSON `records` frame (UTF-8 text).
+    pub fn json(&self) -> Bytes {
         self.json
             .get_or_init(|| {
                 Frame::Records {
@@ -72,6 +71,7 @@ impl Batch {
                     records: self.records.clone(),
                 }
                 .to_json()
+                .into_bytes()
                 .into()
             })
             .clone()

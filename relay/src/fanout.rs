@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use echoes_proto::Frame;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -43,7 +43,10 @@ impl Format {
     fn batch(self, batch: &Batch) -> Message {
         match self {
             Format::Binary => Message::Binary(batch.binary()),
-            Format::Json => Message::Text(batch.json()),
+            // Made by serde_json from a String: valid UTF-8, checked again at this edge.
+            Format::Json => {
+                Message::Text(Utf8Bytes::try_from(batch.json()).expect("JSON frames are UTF-8"))
+            }
         }
     }
 

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use echoes_proto::{is_blank, parse_line_with, Record};
 use futures_util::StreamExt;
@@ -17,6 +16,7 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::ingested::{now_us, Ack, Ingested};
 use crate::lines::{Line, LineCodec};
 use crate::{Config, Stats};
 
@@ -77,23 +77,6 @@ async fn refuse(mut socket: TcpStream, max: usize) {
     let msg = format!("ERR 0 too many feeds connected (limit {max})\n");
     let _ = socket.write_all(msg.as_bytes()).await;
     let _ = socket.shutdown().await;
-}
-
-/// A record on its way to the chain stage, with where to acknowledge it.
-#[derive(Debug)]
-pub struct Ingested {
-    pub record: Record,
-    pub ack: Option<Ack>,
-    /// When its line was read.
-    pub at: std::time::Instant,
-}
-
-/// Tells a feed that its line `line` (and every line before it) is journaled, as record `seq`.
-/// A `watch` keeps only the newest value: acknowledgements are cumulative, so nothing queues up.
-#[derive(Debug, Clone)]
-pub struct Ack {
-    pub line: u64,
-    pub to: Arc<watch::Sender<(u64, u64)>>,
 }
 
 /// What one line is.
@@ -304,12 +287,4 @@ impl Feed {
             Err(e) => Verdict::Refuse(e.kind(), e.to_string()),
         }
     }
-}
-
-/// The relay's clock, in microseconds since the Unix epoch.
-pub fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }

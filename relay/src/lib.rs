@@ -7,8 +7,14 @@
 //!   lines         parse, ERR replies                    seq + hash, one task                      one send + one receive task per browser
 //! ```
 //!
-//! `http` serves `/ws` (into `fanout`), `/healthz`, `/metrics` and the built app; `sim` is the
-//! built-in simulator, a real TCP client of `ingest`. One [`CancellationToken`] reaches every task.
+//! `mqtt` is the other way in; both hand the chain stage `ingested::Ingested`. `chain` journals
+//! (`journal`) and signs (`sign`); `http` serves `/ws` (into `fanout`), `/healthz`, `/metrics` and
+//! the built app (`tls` when asked); `auth` checks tokens. `sim` (the built-in simulator) and
+//! `replay` are real TCP clients of `ingest`; `verify` is the offline verifier; `config` holds
+//! what `run` needs; `launch` starts the binary for tests and benchmarks; `stats` counts. One
+//! [`CancellationToken`] reaches every task.
+
+#![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod chain;
@@ -16,6 +22,7 @@ pub mod config;
 pub mod fanout;
 pub mod http;
 pub mod ingest;
+pub mod ingested;
 pub mod journal;
 pub mod launch;
 pub mod lines;

@@ -1,5 +1,7 @@
 //! `echoes-relay`: parses the command line, binds the sockets and hands over to the library.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

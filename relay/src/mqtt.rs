@@ -20,7 +20,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::{now_us, Ack, Ingested};
+use crate::ingested::{now_us, Ack, Ingested};
 use crate::{Config, Stats};
 
 /// Where and what to subscribe to.

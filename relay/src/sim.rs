@@ -79,7 +79,7 @@ pub async fn run(
     let mut written = 0u64;
     let mut buf = String::with_capacity(sim.len() * 100);
     let mut t = 0.0f64;
-    let start_us = crate::ingest::now_us();
+    let start_us = crate::ingested::now_us();
     'outer: loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -88,7 +88,7 @@ pub async fn run(
         t += config.speed / config.rate_hz;
         // Millisecond sensor time, as the `timestamp` field carries it.
         let now_us = if config.speed == 1.0 {
-            crate::ingest::now_us()
+            crate::ingested::now_us()
         } else {
             start_us + (t * 1e6) as i64
         } / 1000

@@ -8,7 +8,7 @@ use echoes_proto::{Follower, Frame, Record};
 use futures_util::StreamExt;
 use relay::chain::Chain;
 use relay::fanout::{send_loop, Format, Session};
-use relay::ingest::Ingested;
+use relay::ingested::Ingested;
 use relay::{Config, Stats};
 use tokio_util::sync::{CancellationToken, PollSender};
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: a relay on loopback ports chosen by the OS, a
 //! WebSocket client that decodes frames, and bounded waits (never a bare sleep).
 
+#![forbid(unsafe_code)]
+
 pub mod browser;
 
 use std::net::SocketAddr;
