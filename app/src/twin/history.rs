@@ -70,13 +70,7 @@ impl History {
 
     pub fn push(&mut self, seq: u64, ts_us: i64, fields: &[Field]) {
         if self.seq.len() == self.capacity {
-            self.seq.pop_front();
-            self.ts_us.pop_front();
-            for c in &mut self.columns {
-                if c.values.pop_front().is_some_and(|v| !v.is_nan()) {
-                    c.present -= 1;
-                }
-            }
+            self.pop(false);
             // A field that has left the ring entirely gives its column back.
             self.columns.retain(|c| c.present > 0);
         }
@@ -227,16 +221,27 @@ impl History {
     pub fn drop_newest(&mut self, n: usize) -> usize {
         let n = n.min(self.len());
         for _ in 0..n {
-            self.seq.pop_back();
-            self.ts_us.pop_back();
-            for c in &mut self.columns {
-                if c.values.pop_back().is_some_and(|v| !v.is_nan()) {
-                    c.present -= 1;
-                }
-            }
+            self.pop(true);
         }
         self.columns.retain(|c| c.present > 0);
         n
+    }
+
+    /// Removes the oldest reading, or with `newest` the newest (the ring is not empty).
+    fn pop(&mut self, newest: bool) {
+        let take = |q: &mut VecDeque<f64>| if newest { q.pop_back() } else { q.pop_front() };
+        if newest {
+            self.seq.pop_back();
+            self.ts_us.pop_back();
+        } else {
+            self.seq.pop_front();
+            self.ts_us.pop_front();
+        }
+        for c in &mut self.columns {
+            if take(&mut c.values).is_some_and(|v| !v.is_nan()) {
+                c.present -= 1;
+            }
+        }
     }
 
     /// Sensor time of the newest reading.
