@@ -21,13 +21,15 @@ pub const TOKEN_PROTOCOL_PREFIX: &str = "echoes.token.";
 /// The subprotocol the relay answers with.
 pub const PROTOCOL: &str = "echoes.v1";
 
-/// The token a WebSocket upgrade carries: `Authorization: Bearer <token>`, or a
-/// `Sec-WebSocket-Protocol` entry `echoes.token.<token>`.
+/// The token a WebSocket upgrade carries: `Authorization: Bearer <token>` (the scheme's name in
+/// any case, RFC 9110 section 11.1), or a `Sec-WebSocket-Protocol` entry `echoes.token.<token>`.
 pub fn upgrade_token(headers: &axum::http::HeaderMap) -> Option<String> {
     if let Some(bearer) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
     {
         return Some(bearer.trim().to_string());
     }
@@ -78,5 +80,26 @@ mod tests {
             HeaderValue::from_static("Bearer other"),
         );
         assert_eq!(upgrade_token(&h).as_deref(), Some("other"));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        use axum::http::{header, HeaderMap, HeaderValue};
+        #[track_caller]
+        fn check(authorization: &'static str, expected: Option<&str>) {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_static(authorization),
+            );
+            assert_eq!(upgrade_token(&h).as_deref(), expected, "{authorization:?}");
+        }
+        check("Bearer t0k", Some("t0k"));
+        check("bearer t0k", Some("t0k"));
+        check("BEARER t0k", Some("t0k"));
+        check("bEaReR  t0k ", Some("t0k"));
+        check("Basic dXNlcjpwYXNz", None);
+        check("Bearer", None);
+        check("Bearert0k", None);
     }
 }

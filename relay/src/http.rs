@@ -78,6 +78,22 @@ async fn ws(
             return (StatusCode::UNAUTHORIZED, "missing or invalid token\n").into_response();
         }
     }
+    // RFC 6455: the relay may only answer with a subprotocol the client offered. A client that
+    // offers any must offer `echoes.v1` (beside its `echoes.token.<t>`): told so plainly here,
+    // rather than left to a handshake the browser fails without saying why.
+    let offered = upgrade.requested_protocols().count();
+    if offered > 0 && upgrade.requested_protocols().all(|p| p != auth::PROTOCOL) {
+        tracing::warn!(
+            "WebSocket refused: subprotocols offered without {}",
+            auth::PROTOCOL
+        );
+        let msg = format!(
+            "offer the subprotocol {} (beside {}<token> if you send a token)\n",
+            auth::PROTOCOL,
+            auth::TOKEN_PROTOCOL_PREFIX
+        );
+        return (StatusCode::BAD_REQUEST, msg).into_response();
+    }
     if s.stats.clients_connected.load(Relaxed) >= config.max_clients as u64 {
         tracing::warn!(
             limit = config.max_clients,
@@ -85,7 +101,7 @@ async fn ws(
         );
         return (StatusCode::SERVICE_UNAVAILABLE, "too many clients\n").into_response();
     }
-    // A browser that offers subprotocols (to carry its token) must get one back.
+    // Offered (checked above): selected. Not offered: none in the answer.
     upgrade
         .protocols([auth::PROTOCOL])
         .on_upgrade(move |socket| {

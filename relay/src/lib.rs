@@ -83,21 +83,16 @@ pub struct Listeners {
     pub http: TcpListener,
 }
 
-/// Runs the relay until `shutdown` is cancelled, then closes every feed and WebSocket (each
-/// browser gets a close frame) and returns once all tasks have ended.
-pub async fn run(
-    listeners: Listeners,
-    config: Config,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let config = Arc::new(config);
-    let stats = Arc::new(Stats::default());
-    let ingest_addr = listeners
-        .ingest
-        .local_addr()
-        .context("ingest listener address")?;
-    let tasks = TaskTracker::new();
+/// What the relay opens before it serves: the journal (recovered) and its identity (key and
+/// chain id). Opened first, so that a bad `--journal` or `--key-file` is an error before the
+/// relay says it is running.
+pub struct Prepared {
+    journal: Option<(journal::Journal, journal::Recovered)>,
+    identity: sign::Identity,
+}
 
+/// Opens the journal and loads (or makes) the relay's key, as `config` says.
+pub fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let journal = match &config.journal {
         Some(jc) => {
             let (journal, recovered) = journal::Journal::open(jc.clone())
@@ -126,6 +121,36 @@ pub async fn run(
         chain = %hex::encode(identity.chain_id),
         "signing checkpoints"
     );
+    Ok(Prepared { journal, identity })
+}
+
+/// Runs the relay until `shutdown` is cancelled, then closes every feed and WebSocket (each
+/// browser gets a close frame) and returns once all tasks have ended.
+pub async fn run(
+    listeners: Listeners,
+    config: Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let prepared = prepare(&config)?;
+    run_prepared(prepared, listeners, config, shutdown).await
+}
+
+/// [`run`], with the journal and identity already opened by [`prepare`].
+pub async fn run_prepared(
+    prepared: Prepared,
+    listeners: Listeners,
+    config: Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let Prepared { journal, identity } = prepared;
+    let config = Arc::new(config);
+    let stats = Arc::new(Stats::default());
+    let ingest_addr = listeners
+        .ingest
+        .local_addr()
+        .context("ingest listener address")?;
+    let tasks = TaskTracker::new();
+
     let (records_tx, records_rx) = tokio::sync::mpsc::channel(config.ingest_queue);
     let chain = chain::Chain::new(config.clone(), stats.clone(), journal).with_identity(identity);
     let hub = chain.hub();

@@ -2,7 +2,9 @@
 //!
 //! `tokio_util`'s `LinesCodec` wants UTF-8 and turns a bad byte into an I/O error that ends the
 //! stream; a feed must survive any bytes, so this codec hands out raw lines and leaves judging
-//! them to the parser. Memory stays bounded: an oversized line is dropped as it arrives.
+//! them to the parser. Memory stays bounded: an oversized line is dropped as it arrives, and it
+//! is handed out (refused) the moment it passes the limit, so a sender streaming a huge line hears
+//! at once, not when the line finally ends; the rest of it is discarded up to its newline.
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::Decoder;
@@ -71,10 +73,11 @@ impl Decoder for LineCodec {
             .map(|i| i + self.searched);
         match newline {
             Some(i) if self.discarding => {
+                // The end of a line already refused: what follows is the next line.
                 buf.advance(i + 1);
                 self.searched = 0;
                 self.discarding = false;
-                Ok(self.line(Err(TooLong)))
+                self.decode(buf)
             }
             Some(i) => {
                 let mut line = buf.split_to(i + 1);
@@ -86,12 +89,17 @@ impl Decoder for LineCodec {
                 }
                 Ok(self.line(Ok(line)))
             }
-            // `max + 1` leaves room for a `\r` that may still be followed by `\n`.
-            None if self.discarding || buf.len() > self.max + 1 => {
-                self.discarding = true;
+            None if self.discarding => {
                 buf.clear();
                 self.searched = 0;
                 Ok(None)
+            }
+            // `max + 1` leaves room for a `\r` that may still be followed by `\n`.
+            None if buf.len() > self.max + 1 => {
+                self.discarding = true;
+                buf.clear();
+                self.searched = 0;
+                Ok(self.line(Err(TooLong)))
             }
             None => {
                 self.searched = buf.len();
@@ -104,10 +112,11 @@ impl Decoder for LineCodec {
         if let Some(line) = self.decode(buf)? {
             return Ok(Some(line));
         }
-        // The feed closed in the middle of a line: it still counts as one.
+        // The feed closed in the middle of a line: it still counts as one (unless it was
+        // already refused).
         self.searched = 0;
         if std::mem::take(&mut self.discarding) {
-            return Ok(self.line(Err(TooLong)));
+            return Ok(None);
         }
         if buf.is_empty() {
             return Ok(None);
@@ -167,6 +176,32 @@ mod tests {
             &[Err(TooLong), Ok("next")],
         );
         check(4, &[b"123456789"], &[Err(TooLong)]);
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_refused_at_once() {
+        let mut codec = LineCodec::new(4);
+        let mut buf = BytesMut::from(&b"ok\n123456"[..]);
+        assert_eq!(
+            codec.decode(&mut buf).unwrap().unwrap().body,
+            Ok(Bytes::from_static(b"ok"))
+        );
+        // No newline yet, but past the limit: refused now, as line 2.
+        let refused = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!((refused.number, refused.body), (2, Err(TooLong)));
+        // The rest of it, however long, is dropped up to its end; the next line is line 3.
+        for _ in 0..100 {
+            buf.extend_from_slice(b"xxxxxxxxxx");
+            assert_eq!(codec.decode(&mut buf).unwrap(), None);
+            assert!(buf.is_empty());
+        }
+        buf.extend_from_slice(b"yy\nnext\n");
+        let next = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(
+            (next.number, next.body),
+            (3, Ok(Bytes::from_static(b"next")))
+        );
+        assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
     }
 
     #[test]

@@ -239,8 +239,31 @@ impl SimFlags {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Errors end the process with one line on stderr, `error: what: cause: …`, and a non-zero
+/// status; a stack trace only with `ECHOES_BACKTRACE=1` (`RUST_BACKTRACE` is set on many machines
+/// for other programs).
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            if std::env::var_os("ECHOES_BACKTRACE").is_some_and(|v| v == "1") {
+                eprintln!("error: {e:?}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     // Logs go to stderr: stdout carries only the line that says where to open the app.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -335,9 +358,11 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
     };
     let http_addr = http.local_addr()?;
     let ingest_addr = ingest.local_addr()?;
+    // Everything that can fail on a bad argument is opened before the relay says it runs.
+    let prepared = relay::prepare(&config)?;
     // Plainly on stdout, so it stands out from the logs (which go to stderr).
     println!("{}", relay::ready_line(http_addr, ingest_addr, &config));
-    relay::run(Listeners { ingest, http }, config, shutdown).await
+    relay::run_prepared(prepared, Listeners { ingest, http }, config, shutdown).await
 }
 
 fn parse_key(key: Option<String>) -> anyhow::Result<Option<echoes_proto::PublicKey>> {

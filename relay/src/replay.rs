@@ -174,6 +174,17 @@ fn load_csv(text: &str, stem: &str, columns: &CsvColumns, limit: usize) -> anyho
                 _ => loaded.skipped_cells += 1,
             }
         }
+        // The relay would refuse every such row ("a record needs at least one field"): say so
+        // before sending anything, and name the columns.
+        let fields = obj.len() - 2 - usize::from(time_col.is_some());
+        if fields == 0 {
+            bail!(
+                "row {}: no numeric value outside the asset, sensor and time columns, and a record \
+                 needs one; the columns are {:?}",
+                n + 1,
+                headers.iter().collect::<Vec<_>>()
+            );
+        }
         loaded.lines.push(Value::Object(obj).to_string());
     }
     Ok(loaded)
@@ -232,4 +243,35 @@ pub async fn run(
     // Refusals for the last lines may still be on their way; give them a moment, bounded.
     let _ = tokio::time::timeout(Duration::from_secs(2), replies).await;
     Ok(sent as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(csv: &str, expected: Result<usize, &str>) {
+        let path = std::env::temp_dir().join(format!(
+            "echoes-replay-{}-{}.csv",
+            std::process::id(),
+            csv.len()
+        ));
+        std::fs::write(&path, csv).unwrap();
+        let got = load(&path, &CsvColumns::default(), None)
+            .map(|l| l.lines.len())
+            .map_err(|e| e.to_string());
+        std::fs::remove_file(&path).unwrap();
+        match (got, expected) {
+            (Ok(n), Ok(m)) => assert_eq!(n, m),
+            (Err(e), Err(start)) => assert!(e.starts_with(start), "{e}"),
+            (got, _) => panic!("{csv:?}: {got:?}"),
+        }
+    }
+
+    #[test]
+    fn a_csv_without_numbers_is_refused_before_anything_is_sent() {
+        check("a,b\n1,2\n3,x\n", Ok(2));
+        check("name,colour\nalpha,red\n", Err("row 1: no numeric value"));
+        check("a,name\n1,x\n,y\n", Err("row 2: no numeric value"));
+    }
 }

@@ -136,7 +136,14 @@ async fn connect(addr: SocketAddr, shutdown: &CancellationToken) -> anyhow::Resu
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Err(e) => last = Some(e),
+            Err(e) => {
+                if attempt == 0 {
+                    tracing::warn!(
+                        "cannot reach the relay at {addr} ({e}): retrying for about 30 s"
+                    );
+                }
+                last = Some(e);
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => anyhow::bail!("shut down before connecting"),

@@ -365,3 +365,72 @@ fn the_systemd_unit_verifies_and_is_hardened() {
     assert!(exposure <= 2.0, "exposure {exposure}:\n{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A bad argument is an error before the relay says it is running: one line on stderr,
+/// `error: what: cause`, a non-zero status, and no stack trace even where `RUST_BACKTRACE` is set.
+#[test]
+fn bad_paths_fail_before_the_relay_says_it_runs() {
+    let dir = std::env::temp_dir().join(format!("echoes-badargs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("a-directory")).unwrap();
+    std::fs::write(dir.join("a-file"), "not a directory").unwrap();
+    let journal_in_file = dir.join("a-file/journal");
+    let key_dir = dir.join("a-directory");
+    #[track_caller]
+    fn check(args: &[&str], expected: &str) {
+        let out = Command::new(env!("CARGO_BIN_EXE_echoes-relay"))
+            .args(["serve", "--http", "127.0.0.1:0", "--ingest", "127.0.0.1:0"])
+            .args(["--dist", "/nonexistent"])
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}: nothing announced");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
+    }
+    check(
+        &["--journal", journal_in_file.to_str().unwrap()],
+        &format!(
+            "error: cannot open the journal in {}: ",
+            journal_in_file.display()
+        ),
+    );
+    check(
+        &["--key-file", key_dir.to_str().unwrap()],
+        "error: relay key: ",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `sim --connect` to a port where nothing listens says at once that it is retrying, and where.
+#[test]
+fn the_simulator_says_it_is_retrying_and_where() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echoes-relay"))
+        .args(["sim", "--connect", &addr, "--count", "1"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.contains(&format!("cannot reach the relay at {addr}")) && line.contains("retrying"),
+        "{line}"
+    );
+}

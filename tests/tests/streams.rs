@@ -123,6 +123,30 @@ async fn lines_in_chained_records_out() {
     relay.stop().await;
 }
 
+/// A sender streaming a huge line hears the refusal as soon as the line passes the limit, not
+/// when it ends; the rest of it is dropped and the feed goes on.
+#[tokio::test]
+async fn an_over_long_line_is_refused_before_it_ends() {
+    let relay = TestRelay::start(Config {
+        max_line_bytes: 100,
+        ..Config::default()
+    })
+    .await;
+    let (mut client, _) = relay.client("").await;
+    let (mut write, mut replies) = relay.feed_with_replies().await;
+    write.write_all(&[b'x'; 5_000]).await.unwrap();
+    let reply = within(replies.next_line()).await.unwrap().unwrap();
+    assert_eq!(reply, "ERR 1 line longer than 100 bytes");
+    write.write_all(&[b'y'; 100_000]).await.unwrap();
+    write
+        .write_all(b"\n{\"sensor_id\":1,\"v\":1}\n")
+        .await
+        .unwrap();
+    let got = records(&client.frames_until(1).await);
+    assert_eq!((got[0].seq, got[0].record.sensor_id()), (1, 1));
+    relay.stop().await;
+}
+
 #[tokio::test]
 async fn a_bad_line_is_answered_and_the_feed_goes_on() {
     let relay = TestRelay::start(Config {
@@ -739,6 +763,120 @@ async fn feeds_must_authenticate_when_tokens_are_set() {
     relay.stop().await;
 }
 
+/// A feed that sends `AUTH` to a relay that has no feed tokens is accepted, so a gateway keeps
+/// working when tokens are turned off.
+#[tokio::test]
+async fn an_auth_line_is_accepted_when_the_relay_has_no_tokens() {
+    let relay = TestRelay::start(Config::default()).await;
+    let (mut client, _) = relay.client("").await;
+    let (mut write, mut replies) = relay.feed_with_replies().await;
+    write
+        .write_all(b"AUTH old-gateway-secret\nACKS on\n{\"sensor_id\":4,\"v\":4}\n")
+        .await
+        .unwrap();
+    let got = records(&client.frames_until(1).await);
+    assert_eq!((got[0].seq, got[0].record.sensor_id()), (1, 4));
+    // The feed stays open and answered nothing but what it asked for (acks need a journal).
+    let reply = within(replies.next_line()).await.unwrap().unwrap();
+    assert_eq!(
+        reply,
+        "ERR 2 acknowledgements need the relay's journal (--journal)"
+    );
+    relay.stop().await;
+}
+
+/// RFC 6455 subprotocols: the relay selects `echoes.v1` when it is offered, in whatever order
+/// beside the token; offers nothing when none was asked; and refuses, saying why, an upgrade
+/// that offers subprotocols but not `echoes.v1` (a browser would fail that handshake silently).
+#[tokio::test]
+async fn the_subprotocol_is_echoes_v1_in_either_order() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let relay = TestRelay::start(Config {
+        client_tokens: vec!["viewer-secret".into()],
+        ..Config::default()
+    })
+    .await;
+    #[track_caller]
+    fn expect(
+        r: Result<
+            (
+                impl Sized,
+                tokio_tungstenite::tungstenite::handshake::client::Response,
+            ),
+            tokio_tungstenite::tungstenite::Error,
+        >,
+        status: u16,
+        selected: Option<&str>,
+        body: Option<&str>,
+    ) {
+        match r {
+            Ok((_, resp)) => {
+                assert_eq!(status, 101);
+                let got = resp
+                    .headers()
+                    .get("sec-websocket-protocol")
+                    .map(|v| v.to_str().unwrap().to_string());
+                assert_eq!(got.as_deref(), selected);
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status().as_u16(), status);
+                let text = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default());
+                assert_eq!(Some(text.trim_end()), body);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    for (protocols, bearer, status, selected, body) in [
+        (
+            Some("echoes.v1, echoes.token.viewer-secret"),
+            false,
+            101,
+            Some("echoes.v1"),
+            None,
+        ),
+        (
+            Some("echoes.token.viewer-secret, echoes.v1"),
+            false,
+            101,
+            Some("echoes.v1"),
+            None,
+        ),
+        (None, true, 101, None, None),
+        (Some("echoes.v1"), true, 101, Some("echoes.v1"), None),
+        (
+            Some("echoes.token.viewer-secret"),
+            false,
+            400,
+            None,
+            Some(
+                "offer the subprotocol echoes.v1 (beside echoes.token.<token> if you send a token)",
+            ),
+        ),
+    ] {
+        let mut req = format!("ws://{}/ws", relay.http)
+            .into_client_request()
+            .unwrap();
+        if let Some(p) = protocols {
+            req.headers_mut()
+                .insert("sec-websocket-protocol", HeaderValue::from_static(p));
+        }
+        if bearer {
+            req.headers_mut().insert(
+                "authorization",
+                HeaderValue::from_static("Bearer viewer-secret"),
+            );
+        }
+        expect(
+            tokio_tungstenite::connect_async(req).await,
+            status,
+            selected,
+            body,
+        );
+    }
+    relay.stop().await;
+}
+
 /// Browser tokens ride on the upgrade (bearer header or `echoes.token.*` subprotocol); Origins
 /// can be limited; so can the number of clients.
 #[tokio::test]
@@ -771,7 +909,8 @@ async fn websocket_clients_are_checked_on_the_upgrade() {
         status(connect(vec![("authorization", "Bearer nope")]).await),
         401
     );
-    let (bearer, _) = connect(vec![("authorization", "Bearer viewer-secret")])
+    // The scheme's name in any case (RFC 9110).
+    let (bearer, _) = connect(vec![("authorization", "bearer viewer-secret")])
         .await
         .unwrap();
     let (browser, resp) = connect(vec![
