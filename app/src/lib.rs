@@ -1,8 +1,9 @@
 //! Echoes app: the live twin in the browser.
 //!
 //! The pure core (no browser APIs; tested natively and in headless Chromium):
-//! - [`twin`]: twin state built from relay frames, every record's chain link verified and its
-//!   signature coverage tracked; assets, sensors, histories, statuses.
+//! - [`twin`]: twin state built from relay frames, every record's chain link verified; assets,
+//!   sensors ([`sensor_key`]), histories, statuses. [`integrity`]: how far the browser trusts
+//!   it — the integrity state, its events, signature coverage and refusals.
 //! - [`alarms`]: alarm rules and the alarm list. [`prognosis`]: bands, online trend, the wear
 //!   model. [`chart`]: the chart's window arithmetic. [`export`]: CSV and JSON snapshot.
 //! - [`demo`]: the in-browser simulator, chained and signed like a relay.

@@ -6,8 +6,9 @@
 //! ```
 //!
 //! Mapping to a record: `asset` tag, else the measurement, is the asset; the other tags but
-//! `sensor_id` are appended to it as `,key=value` in key order (the Influx series key, so two
-//! series never merge); the `sensor_id` tag (an integer) is the sensor id, else 0. Floats,
+//! `sensor_id` are appended to it as `,key=value` in key order, with `\`, `,` and `=` inside
+//! names and values escaped by a backslash (the Influx series key, read back one way only, so
+//! two series never merge); the `sensor_id` tag (an integer) is the sensor id, else 0. Floats,
 //! integers (`i`), unsigned (`u`) and booleans (1 / 0) are fields. String fields are refused, or
 //! dropped and counted when the caller asks for that ([`StringFields::Drop`]).
 
@@ -136,26 +137,40 @@ pub fn parse_influx(
     }
 
     let mut sensor_id = 0;
-    let mut asset = measurement;
+    let mut base = measurement;
     if let Some(i) = tags.iter().position(|(k, _)| k == "sensor_id") {
         let (_, v) = tags.remove(i);
         sensor_id = v.parse().map_err(|_| IngestError::BadSensorId)?;
     }
     if let Some(i) = tags.iter().position(|(k, _)| k == "asset") {
-        asset = tags.remove(i).1;
+        base = tags.remove(i).1;
     }
     tags.sort();
+    // The series key, written so that it reads back one way only: `\`, `,` and `=` inside the
+    // base and every tag key and value carry a backslash, so two series never merge.
+    let mut asset = String::with_capacity(base.len() + 16);
+    escape_into(&mut asset, &base);
     for (k, v) in tags {
         asset.push(',');
-        asset.push_str(&k);
+        escape_into(&mut asset, &k);
         asset.push('=');
-        asset.push_str(&v);
+        escape_into(&mut asset, &v);
     }
     let record = Record::new(ts_us, asset, sensor_id, fields)?;
     Ok(Parsed {
         record,
         dropped_strings,
     })
+}
+
+/// Appends `text` with a backslash before every `\\`, `,` and `=`.
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if matches!(c, '\\' | ',' | '=') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
 }
 
 /// A field value that is not a string: float, `i` integer, `u` unsigned, or boolean.

@@ -437,6 +437,44 @@ fn influx_lines() {
     let strict = StringFields::Reject;
     let lenient = StringFields::Drop;
     let bad = |m: &str| Err(Influx(m.to_string()));
+    // The series key reads back one way only (docs/protocol.md, section 1.2): every line of the
+    // table there, each a different series, gets its own asset.
+    let table = [
+        ("b3,site=north v=1", "b3,site=north"),
+        ("b3,site=north\\,west v=1", "b3,site=north\\,west"),
+        ("b3,site=north\\=west v=1", "b3,site=north\\=west"),
+        ("b3,site\\=north=west v=1", "b3,site\\=north=west"),
+        ("b3,site=north=west v=1", "b3,site=north\\=west"),
+        ("b3\\,site=north v=1", "b3\\,site\\=north"),
+        ("b3,site=north\\ west v=1", "b3,site=north west"),
+        ("pump,asset=p\\1 v=1", "p\\\\1"),
+    ];
+    for (line, asset) in table {
+        check(line, strict, Ok((asset, 0, &[("v", 1.0)], 99, 0)));
+    }
+    let doc = include_str!("../../docs/protocol.md");
+    for (line, asset) in table {
+        assert!(
+            doc.contains(&format!("| `{line}`")) && doc.contains(&format!("| `{asset}` |")),
+            "docs/protocol.md shows {line:?} → {asset:?}"
+        );
+    }
+    // The three series the outside review saw merged into `b3,site=north=west` stay apart.
+    let assets: std::collections::BTreeSet<String> = [
+        "b3,site=north\\=west v=1",
+        "b3,site\\=north=west v=1",
+        "b3\\,site\\=north\\=west v=1",
+    ]
+    .iter()
+    .map(|l| {
+        parse_line_with(l.as_bytes(), 0, strict)
+            .unwrap()
+            .record
+            .asset()
+            .to_string()
+    })
+    .collect();
+    assert_eq!(assets.len(), 3, "{assets:?}");
     // Telegraf's cpu and mem inputs, as its socket writer sends them.
     check(
         "cpu,cpu=cpu0,host=gateway-1 usage_idle=97.5,usage_user=1.2,usage_system=1.3 1694563781120000000",
@@ -479,8 +517,10 @@ fn influx_lines() {
     check(
         r"my\ room,tag\,key=a\ b\=c field\ one=1,x\=y=2i 5000",
         strict,
+        // (tag key `tag,key`, value `a b=c`: escaped again in the series key, so it cannot be
+        // read as tags `tag` and `key`.)
         Ok((
-            "my room,tag,key=a b=c",
+            r"my room,tag\,key=a b\=c",
             0,
             &[("field one", 1.0), ("x=y", 2.0)],
             5,

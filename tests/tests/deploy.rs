@@ -30,10 +30,39 @@ struct Nginx {
     dir: PathBuf,
 }
 
+impl Nginx {
+    /// The master's worker processes (children by their parent pid in /proc).
+    fn workers(&self) -> Vec<u32> {
+        let master = self.child.id();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                // "pid (comm) state ppid …"; comm may hold spaces: read after its last ')'.
+                let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+                after.split_whitespace().nth(1) == Some(master.to_string().as_str())
+            })
+            .collect()
+    }
+}
+
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // SIGTERM: nginx's fast shutdown, the master stops its workers, then itself. (SIGKILL
+        // would leave the workers running, orphaned.)
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while self.child.try_wait().ok().flatten().is_none() {
+            if start.elapsed() > Duration::from_secs(5) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -154,7 +183,7 @@ async fn the_app_behind_nginx_shows_live_verified_data_from_the_configured_relay
         "http://127.0.0.1:8080",
         &format!("http://{}", relay.http),
     );
-    let _nginx = nginx(&dir, &site, port);
+    let nginx = nginx(&dir, &site, port);
 
     let browser = Browser::start_with(&["--ignore-certificate-errors"])
         .await
@@ -213,5 +242,19 @@ async fn the_app_behind_nginx_shows_live_verified_data_from_the_configured_relay
         ("301", "https://localhost/x")
     );
     browser.close().await.unwrap();
+    // Stopping it stops all of it: no worker is left behind.
+    let workers = nginx.workers();
+    assert!(!workers.is_empty(), "nginx runs a worker");
+    drop(nginx);
+    for w in workers {
+        let start = Instant::now();
+        while Path::new(&format!("/proc/{w}")).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "nginx worker {w} outlived its master"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     relay.stop().await;
 }
