@@ -452,7 +452,7 @@ fn influx_lines() {
     for (line, asset) in table {
         check(line, strict, Ok((asset, 0, &[("v", 1.0)], 99, 0)));
     }
-    let doc = include_str!("../../docs/protocol.md");
+    let doc = PROTOCOL_MD;
     for (line, asset) in table {
         assert!(
             doc.contains(&format!("| `{line}`")) && doc.contains(&format!("| `{asset}` |")),
