@@ -785,13 +785,33 @@ async fn an_auth_line_is_accepted_when_the_relay_has_no_tokens() {
     relay.stop().await;
 }
 
+/// Opens a WebSocket to `http`'s `/ws` with `headers` on the upgrade request.
+async fn upgrade(
+    http: std::net::SocketAddr,
+    headers: &[(&'static str, &'static str)],
+) -> Result<
+    (
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    tokio_tungstenite::tungstenite::Error,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let mut req = format!("ws://{http}/ws").into_client_request().unwrap();
+    for (k, v) in headers {
+        req.headers_mut().insert(*k, HeaderValue::from_static(v));
+    }
+    tokio_tungstenite::connect_async(req).await
+}
+
 /// RFC 6455 subprotocols: the relay selects `echoes.v1` when it is offered, in whatever order
 /// beside the token; offers nothing when none was asked; and refuses, saying why, an upgrade
 /// that offers subprotocols but not `echoes.v1` (a browser would fail that handshake silently).
 #[tokio::test]
 async fn the_subprotocol_is_echoes_v1_in_either_order() {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    use tokio_tungstenite::tungstenite::http::HeaderValue;
     let relay = TestRelay::start(Config {
         client_tokens: vec!["viewer-secret".into()],
         ..Config::default()
@@ -854,25 +874,14 @@ async fn the_subprotocol_is_echoes_v1_in_either_order() {
             ),
         ),
     ] {
-        let mut req = format!("ws://{}/ws", relay.http)
-            .into_client_request()
-            .unwrap();
+        let mut headers = Vec::new();
         if let Some(p) = protocols {
-            req.headers_mut()
-                .insert("sec-websocket-protocol", HeaderValue::from_static(p));
+            headers.push(("sec-websocket-protocol", p));
         }
         if bearer {
-            req.headers_mut().insert(
-                "authorization",
-                HeaderValue::from_static("Bearer viewer-secret"),
-            );
+            headers.push(("authorization", "Bearer viewer-secret"));
         }
-        expect(
-            tokio_tungstenite::connect_async(req).await,
-            status,
-            selected,
-            body,
-        );
+        expect(upgrade(relay.http, &headers).await, status, selected, body);
     }
     relay.stop().await;
 }
@@ -881,8 +890,6 @@ async fn the_subprotocol_is_echoes_v1_in_either_order() {
 /// can be limited; so can the number of clients.
 #[tokio::test]
 async fn websocket_clients_are_checked_on_the_upgrade() {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    use tokio_tungstenite::tungstenite::http::HeaderValue;
     let relay = TestRelay::start(Config {
         client_tokens: vec!["viewer-secret".into()],
         allowed_origins: vec!["https://twin.example".into()],
@@ -890,14 +897,8 @@ async fn websocket_clients_are_checked_on_the_upgrade() {
         ..Config::default()
     })
     .await;
-    let connect = |headers: Vec<(&'static str, &'static str)>| {
-        let mut req = format!("ws://{}/ws", relay.http)
-            .into_client_request()
-            .unwrap();
-        for (k, v) in headers {
-            req.headers_mut().insert(k, HeaderValue::from_static(v));
-        }
-        tokio_tungstenite::connect_async(req)
+    let connect = |headers: Vec<(&'static str, &'static str)>| async move {
+        upgrade(relay.http, &headers).await
     };
     let status = |r: Result<_, tokio_tungstenite::tungstenite::Error>| match r {
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
