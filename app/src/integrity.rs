@@ -47,22 +47,23 @@ impl Refusal {
         pinned: Option<&PublicKey>,
         known: Option<ChainId>,
     ) -> Self {
-        if let (Some(c), Some(pinned), echoes_proto::ChainErrorKind::CheckpointForged(e)) =
-            (checkpoint, pinned, &error.kind)
-        {
-            let new_chain = known != Some(c.chain_id);
-            if let (CheckpointError::OtherKey { .. }, true) = (e, new_chain) {
-                if c.verify().is_ok() {
-                    return Refusal::NewKey {
-                        pinned: *pinned,
-                        key: c.key,
-                        chain_id: c.chain_id,
-                        seq: c.seq,
-                    };
+        let other_key = matches!(
+            error.kind,
+            echoes_proto::ChainErrorKind::CheckpointForged(CheckpointError::OtherKey { .. })
+        );
+        match (checkpoint, pinned) {
+            (Some(c), Some(pinned))
+                if other_key && known != Some(c.chain_id) && c.verify().is_ok() =>
+            {
+                Refusal::NewKey {
+                    pinned: *pinned,
+                    key: c.key,
+                    chain_id: c.chain_id,
+                    seq: c.seq,
                 }
             }
+            _ => Refusal::Tampered(error),
         }
-        Refusal::Tampered(error)
     }
 }
 
@@ -151,12 +152,9 @@ impl Trust {
         self.awaiting.as_ref().map(|a| a.since_ms)
     }
 
-    pub fn refuse(&mut self, r: Refusal) -> bool {
-        if self.refusal.is_some() {
-            return false;
-        }
-        self.refusal = Some(r);
-        true
+    /// The relay is not trusted any more; the first reason stays.
+    pub fn refuse(&mut self, r: Refusal) {
+        self.refusal.get_or_insert(r);
     }
 
     pub fn refusal(&self) -> Option<&Refusal> {

@@ -110,7 +110,8 @@ pub fn badge(integrity: &Integrity, now_ms: f64, within_ms: f64) -> Badge {
             unsigned_since_ms,
         } => {
             let linked = format!("{records} records re-hashed and linked in this browser");
-            if let (Some(since), true) = (unsigned_since_ms, integrity.overdue(now_ms, within_ms)) {
+            if let Some(since) = unsigned_since_ms.filter(|_| integrity.overdue(now_ms, within_ms))
+            {
                 let secs = ((now_ms - since) / 1000.0).floor();
                 let after = signed.map_or(String::new(), |s| format!(" after seq {s}"));
                 return b(

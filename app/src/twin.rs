@@ -382,17 +382,20 @@ impl Twin {
                         self.follower.pinned(),
                         self.trust.known_chain(),
                     );
-                    if let Refusal::NewKey { seq, key, .. } = &refusal {
-                        // Not tampering within a chain: explained, not counted as broken.
-                        self.push_event(Event::NewKey {
+                    let new_key = match &refusal {
+                        Refusal::NewKey { seq, key, .. } => Some(Event::NewKey {
                             seq: *seq,
                             key: *key,
-                        });
-                        self.trust.refuse(refusal);
+                        }),
+                        Refusal::Tampered(_) => None,
+                    };
+                    self.trust.refuse(refusal);
+                    if let Some(event) = new_key {
+                        // Not tampering within a chain: explained, not counted as broken.
+                        self.push_event(event);
                         changes.integrity = true;
                         continue;
                     }
-                    self.trust.refuse(refusal);
                 }
                 _ => {}
             }

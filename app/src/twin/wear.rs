@@ -7,7 +7,7 @@ use crate::prognosis::WearModel;
 use crate::prognosis::{slope, PrognosisConfig, WearRow};
 
 impl Twin {
-    /// Builds the training rows from this twin's history, for [`WearModel::fit`]: for each asset reporting the health
+    /// Builds the training rows from this twin's history, for [`crate::prognosis::WearModel::fit`]: for each asset reporting the health
     /// field and every input, windows of `config.window` readings (half overlapping) in which
     /// the asset ran throughout and no input moved in the window or the `settle_s` before it.
     pub fn wear_rows(&self, c: &PrognosisConfig) -> Vec<WearRow> {

@@ -65,23 +65,51 @@ pub fn save_known_chain(url: &str, id: &echoes_proto::ChainId) {
     save_bytes(CHAINS_KEY, url, Some(&id[..]));
 }
 
-/// Takes what the twin learnt of `url`'s identity into this browser: trust on first use pins the
-/// first key that signed a valid checkpoint (a checkpoint by any other key is then refused), and
-/// the chain it signs is remembered, so that a relay coming back with a new key *and* a new chain
-/// is told apart from a forgery within its chain. Nothing is saved from a refused relay.
-pub fn keep_identity(url: &str, twin: &Twin, saved: &mut Option<echoes_proto::PublicKey>) {
-    if twin.refused().is_some() {
-        return;
-    }
-    if let Some(key) = twin.pinned() {
-        if saved.as_ref() != Some(key) {
-            save_pinned_key(url, Some(key));
-            *saved = Some(*key);
+/// What this browser keeps of one relay's identity: the key it pinned, and the chain it saw that
+/// key sign. Read from localStorage once per relay, then kept in memory, so following a relay
+/// reads no storage per frame and writes only what changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SavedIdentity {
+    pub key: Option<echoes_proto::PublicKey>,
+    pub chain: Option<echoes_proto::ChainId>,
+}
+
+impl SavedIdentity {
+    /// What this browser saved for `url`.
+    pub fn load(url: &str) -> SavedIdentity {
+        SavedIdentity {
+            key: pinned_key(url),
+            chain: known_chain(url),
         }
     }
-    if let Some(id) = twin.known_chain() {
-        if known_chain(url) != Some(id) {
+
+    /// Gives `twin` what was saved: checkpoints must be signed by the pinned key, and a new key
+    /// for the known chain is a forgery, for another chain a new identity.
+    pub fn apply_to(&self, twin: &mut Twin) {
+        if let Some(k) = self.key {
+            twin.pin(k);
+        }
+        if let Some(id) = self.chain {
+            twin.remember_chain(id);
+        }
+    }
+
+    /// Takes what the twin learnt of `url`'s identity into this browser: trust on first use pins
+    /// the first key that signed a valid checkpoint (a checkpoint by any other key is then
+    /// refused), and the chain it signs is remembered, so that a relay coming back with a new key
+    /// *and* a new chain is told apart from a forgery within its chain. Nothing is saved from a
+    /// refused relay.
+    pub fn keep(&mut self, url: &str, twin: &Twin) {
+        if twin.refused().is_some() {
+            return;
+        }
+        if let Some(key) = twin.pinned().filter(|k| self.key.as_ref() != Some(k)) {
+            save_pinned_key(url, Some(key));
+            self.key = Some(*key);
+        }
+        if let Some(id) = twin.known_chain().filter(|id| self.chain != Some(*id)) {
             save_known_chain(url, &id);
+            self.chain = Some(id);
         }
     }
 }

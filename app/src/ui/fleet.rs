@@ -13,7 +13,7 @@ use echoes_proto::Frame;
 
 use super::link::{follow, Endpoint};
 use super::source::{site_config, FleetRelay};
-use super::{keep_identity, known_chain, now_ms, pinned_key, query, storage, stored, Conn, Live};
+use super::{now_ms, query, storage, stored, Conn, Live, SavedIdentity};
 use crate::text::format_value;
 use crate::twin::{Status, Twin};
 
@@ -32,17 +32,15 @@ struct Site {
     version: RwSignal<u64>,
     /// Messages from this relay that were not frames.
     bad_frames: RwSignal<u64>,
+    /// What this browser saved of the relay's identity (mirrors localStorage).
+    saved: StoredValue<SavedIdentity>,
 }
 
 impl Site {
     fn new(relay: &FleetRelay) -> Site {
         let mut twin = Twin::new();
-        if let Some(key) = pinned_key(&relay.url) {
-            twin.pin(key);
-        }
-        if let Some(id) = known_chain(&relay.url) {
-            twin.remember_chain(id);
-        }
+        let saved = SavedIdentity::load(&relay.url);
+        saved.apply_to(&mut twin);
         Site {
             name: StoredValue::new(relay.label()),
             url: StoredValue::new(relay.url.clone()),
@@ -50,6 +48,7 @@ impl Site {
             conn: RwSignal::new(Conn::Connecting),
             version: RwSignal::new(0),
             bad_frames: RwSignal::new(0),
+            saved: StoredValue::new(saved),
         }
     }
 }
@@ -119,10 +118,9 @@ impl Endpoint for SiteLink {
         };
         // Trust on first use, per relay URL, as on the single-relay pages.
         let url = self.site.url.get_value();
-        let mut saved = pinned_key(&url);
-        self.site
-            .twin
-            .with_value(|t| keep_identity(&url, t, &mut saved));
+        self.site.twin.with_value(|t| {
+            self.site.saved.update_value(|saved| saved.keep(&url, t));
+        });
         if !trusted || now - self.redrawn.get() >= REDRAW_MS {
             self.redrawn.set(now);
             self.redraw();

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::browser::{keep_identity, storage, RULES_KEY};
+use super::browser::{storage, SavedIdentity, RULES_KEY};
 use super::perf::Perf;
 use super::{Conn, Route};
 use crate::alarms::{Alarm, RuleSet};
@@ -64,8 +64,8 @@ pub(crate) struct Live {
     pub offer_demo: RwSignal<bool>,
     pub(super) demo: StoredValue<Option<Demo>>,
     pub(super) perf: StoredValue<Perf>,
-    /// The relay key this browser has pinned for `url` (mirrors localStorage).
-    pub(super) saved_key: StoredValue<Option<echoes_proto::PublicKey>>,
+    /// What this browser saved of `url`'s identity (mirrors localStorage).
+    pub(super) saved: StoredValue<SavedIdentity>,
     /// The wear model last trained on the live history (what-if and recommendations).
     pub wear: RwSignal<Option<Result<crate::prognosis::WearModel, String>>>,
     /// When the alarm list was last pushed to the page.
@@ -79,7 +79,7 @@ impl Live {
     pub fn new(
         url: String,
         twin: Twin,
-        saved_key: Option<echoes_proto::PublicKey>,
+        saved: SavedIdentity,
         rules: RuleSet,
         route: Route,
     ) -> Live {
@@ -104,7 +104,7 @@ impl Live {
             offer_demo: RwSignal::new(false),
             demo: StoredValue::new(None),
             perf: StoredValue::new(Perf::default()),
-            saved_key: StoredValue::new(saved_key),
+            saved: StoredValue::new(saved),
             wear: RwSignal::new(None),
             alarms_shown_ms: StoredValue::new(0.0),
         }
@@ -217,8 +217,7 @@ impl Live {
                 }
                 if !self.demo_running() {
                     let url = self.url.get_untracked();
-                    self.saved_key
-                        .update_value(|saved| keep_identity(&url, twin, saved));
+                    self.saved.update_value(|saved| saved.keep(&url, twin));
                 }
                 let integrity = twin.integrity();
                 if self.integrity.get_untracked() != integrity {

@@ -128,15 +128,10 @@ pub fn App() -> impl IntoView {
     let mut twin = Twin::with_config(twin_config());
     twin.set_rules(rules.clone(), now_ms());
     let url = source::relay_url();
-    let saved_key = pinned_key(&url);
-    if let Some(key) = saved_key {
-        twin.pin(key);
-    }
-    if let Some(id) = known_chain(&url) {
-        twin.remember_chain(id);
-    }
+    let saved = SavedIdentity::load(&url);
+    saved.apply_to(&mut twin);
     let route = Route::parse(&window().location().hash().unwrap_or_default());
-    let live = Live::new(url, twin, saved_key, rules, route);
+    let live = Live::new(url, twin, saved, rules, route);
     provide_context(live);
     header::apply_theme(header::saved_theme());
     let _ = window_event_listener(leptos::ev::hashchange, move |_| {

@@ -110,17 +110,9 @@ pub async fn connection(live: Live) {
     let site = site_config().await;
     if let (None, Some(relay)) = (chosen_relay(), site.relay.filter(|r| !r.is_empty())) {
         // The site names its relay: use it, with the key this browser pinned for it, if any.
-        let key = super::pinned_key(&relay);
-        let chain = super::known_chain(&relay);
-        live.twin.update_value(|t| {
-            if let Some(k) = key {
-                t.pin(k);
-            }
-            if let Some(id) = chain {
-                t.remember_chain(id);
-            }
-        });
-        live.saved_key.set_value(key);
+        let saved = super::SavedIdentity::load(&relay);
+        live.twin.update_value(|t| saved.apply_to(t));
+        live.saved.set_value(saved);
         live.url.set(relay);
     }
     follow(live.url.get_untracked(), site.token, PageLink::new(live)).await;
