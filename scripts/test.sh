@@ -32,7 +32,12 @@ step "native tests: proto, relay, app core, relay integration, browser end-to-en
 # One test at a time: the end-to-end tests share one binary, and a browser test beside a relay
 # throughput test starves the latter on 2 cores (a reader went 20 s without a frame); as separate
 # binaries they never ran side by side.
-tests cargo test --workspace --locked -- --test-threads=1
+# The 100,000-record stalled-reader test runs in a process of its own: after the other end-to-end
+# tests in the same process it sometimes waits 20 s for a frame (not yet understood; it passes
+# alone every time), and as separate binaries it always had a process to itself.
+STALLED=streams::a_stalled_reader_does_not_slow_another_and_resumes_without_a_gap
+tests cargo test --workspace --locked -- --test-threads=1 --skip "$STALLED"
+tests cargo test --locked -p echoes-tests --test e2e -- --exact "$STALLED"
 
 step "core tests in headless Chromium (wasm-pack)"
 tests wasm-pack test --headless --chrome --mode no-install proto
